@@ -1,0 +1,33 @@
+# The two commands of the README: `make run` and `make test`. Both set up first.
+SHELL := /bin/bash
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+PROFILE ?= embedded
+SEED ?= 0
+MLFLOW_RUN := mlflow run . --env-manager local
+
+.PHONY: setup run test test-fast ui clean
+
+setup:
+	@bash scripts/setup.sh
+
+# The main job on the embedded default: prepare, then one fine-tuning trial per target dataset.
+run: setup
+	$(MLFLOW_RUN) -e prepare --experiment-name prepare -P profile=$(PROFILE) -P seed=$(SEED)
+	$(MLFLOW_RUN) -e train --experiment-name train -P profile=$(PROFILE) -P seed=$(SEED) -P dataset=fashion
+	$(MLFLOW_RUN) -e train --experiment-name train -P profile=$(PROFILE) -P seed=$(SEED) -P dataset=digits
+
+# Every test, slow ones included (what CI runs).
+test: setup
+	@python -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$status
+
+# Fast tests only.
+test-fast: setup
+	python -m pytest -m "not slow"
+
+ui: setup
+	mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri sqlite:///mlflow.db
+
+clean:
+	rm -rf prepared mlruns mlartifacts mlflow.db .pytest_cache

@@ -1,0 +1,81 @@
+"""`hpo <stage>`: the stages as sub-commands. MLproject and dvc.yaml call these too."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the console
+
+from hpo.errors import UserError  # noqa: E402
+
+
+def _integer(text: str) -> int:
+    """An integer; also accepts '3.0', which is how `mlflow run` passes float-typed parameters."""
+    value = float(text)
+    if not value.is_integer():
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+    return int(value)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default="embedded", help="profile name (profiles/NAME.yaml) or YAML path")
+    parser.add_argument("--seed", type=_integer, default=0, help="seed of splits, initial weights and data order")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hpo", description=__doc__)
+    stages = parser.add_subparsers(dest="stage", required=True)
+
+    prepare = stages.add_parser("prepare", help="split the datasets and pretrain the compact backbone")
+    _common(prepare)
+    prepare.add_argument("--force", action="store_true", help="prepare again even if already prepared")
+
+    train = stages.add_parser("train", help="one fine-tuning trial, logged as one MLflow run")
+    _common(train)
+    train.add_argument("--dataset", help="target dataset of the profile (default: its first)")
+    train.add_argument("--learning-rate", type=float)
+    train.add_argument("--dropout", type=float)
+    train.add_argument("--optimizer", help="adam, adadelta, rmsprop or sgd")
+    train.add_argument("--fine-tuned-layers", type=_integer, help="train the last k backbone layers (0: head only)")
+    train.add_argument("--input-size", type=_integer, help="default: the profile's applied input size")
+    train.add_argument("--batch-size", type=_integer, help="default: the profile's applied batch size")
+    train.add_argument("--epochs", type=_integer, default=5)
+    train.add_argument("--init", default="pretrained", help="pretrained (default) or scratch: random backbone weights")
+    return parser
+
+
+
+
+def run(args: argparse.Namespace) -> None:
+    from hpo.profiles import load_profile
+
+    profile = load_profile(args.profile)
+    if args.stage == "prepare":
+        from hpo.studies.prepare import run_prepare
+        run_prepare(profile, args.seed, force=args.force)
+    elif args.stage == "train":
+        from hpo.studies.train import default_config, run_train
+        hyperparameters = default_config(
+            profile, learning_rate=args.learning_rate, dropout=args.dropout, optimizer=args.optimizer,
+            fine_tuned_layers=args.fine_tuned_layers, input_size=args.input_size, batch_size=args.batch_size)
+        dataset = args.dataset or profile.datasets.targets[0].name
+        run_train(profile, args.seed, dataset, hyperparameters, args.epochs, init=args.init)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        run(args)
+    except UserError as e:
+        print(f"hpo {args.stage}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"hpo {args.stage}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""Image preparation for the network: resize to the input size, scale as Xception expects."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+
+def resize(images: np.ndarray, size: int, chunk: int = 2048) -> np.ndarray:
+    """uint8 (N, H, W, 3) -> float32 (N, size, size, 3), bilinear, in chunks to bound memory."""
+    if images.shape[1:3] == (size, size):
+        return images.astype(np.float32)
+    out = np.empty((len(images), size, size, 3), dtype=np.float32)
+    for start in range(0, len(images), chunk):
+        batch = images[start:start + chunk].astype(np.float32)
+        out[start:start + chunk] = keras.ops.convert_to_numpy(
+            keras.ops.image.resize(batch, (size, size), interpolation="bilinear"))
+    return out
+
+
+def to_network_input(images: np.ndarray, size: int) -> np.ndarray:
+    """Resized and scaled to [-1, 1] (keras.applications.xception.preprocess_input)."""
+    return keras.applications.xception.preprocess_input(resize(images, size))

@@ -1,0 +1,89 @@
+"""Deterministic splits and subsets, as index arrays into a dataset's labelled images."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from hpo.errors import UserError
+
+
+@dataclass(frozen=True)
+class Split:
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+def class_counts(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    return np.bincount(labels, minlength=n_classes)
+
+
+def split_indices(labels: np.ndarray, n_train: int, n_val: int, test_per_class: int, seed: int,
+                  name: str = "dataset") -> Split:
+    """A balanced test set of `test_per_class` images per class, then stratified train and
+    validation sets of the given sizes from the rest. Same labels and seed -> same split."""
+    rng = np.random.default_rng(seed)
+    classes = np.unique(labels)
+    test = []
+    for c in classes:
+        members = np.flatnonzero(labels == c)
+        if len(members) < test_per_class:
+            raise UserError(f"{name}: class {c} has {len(members)} images, fewer than test_per_class={test_per_class}")
+        test.append(rng.choice(members, test_per_class, replace=False))
+    test = np.sort(np.concatenate(test))
+    rest = np.setdiff1d(np.arange(len(labels)), test)
+    if n_train + n_val > len(rest):
+        raise UserError(f"{name}: train={n_train} + val={n_val} exceed the {len(rest)} images left after the test set; "
+                        f"lower them in the profile")
+    train, val = train_test_split(rest, train_size=n_train, test_size=n_val, stratify=labels[rest],
+                                  random_state=seed)
+    return Split(np.sort(train), np.sort(val), test)
+
+
+def balanced_subset(labels: np.ndarray, pool: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """`per_class` images of every class, drawn from the indices in `pool`."""
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for c in np.unique(labels[pool]):
+        members = pool[labels[pool] == c]
+        if len(members) < per_class:
+            raise UserError(f"class {c} has {len(members)} images, fewer than the {per_class} a balanced subset needs")
+        chosen.append(rng.choice(members, per_class, replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def proportional_counts(counts: np.ndarray, total: int) -> np.ndarray:
+    """Split `total` over classes in proportion to `counts` (largest remainder), at least 1 each."""
+    share = counts / counts.sum() * total
+    out = np.maximum(np.floor(share).astype(int), 1)
+    order = np.argsort(-(share - np.floor(share)), kind="stable")
+    i = 0
+    while out.sum() < total:
+        out[order[i % len(out)]] += 1
+        i += 1
+    while out.sum() > total:
+        out[np.argmax(out)] -= 1
+    return out
+
+
+def imbalanced_subset(labels: np.ndarray, pool: np.ndarray, total: int, seed: int,
+                      counts: np.ndarray | None = None) -> np.ndarray:
+    """`total` images drawn from `pool` with the given per-class counts, by default in the
+    proportions of the pool itself (so an imbalanced pool yields an equally imbalanced subset)."""
+    rng = np.random.default_rng(seed)
+    classes = np.unique(labels[pool])
+    if counts is None:
+        counts = proportional_counts(np.array([(labels[pool] == c).sum() for c in classes]), total)
+    if len(counts) != len(classes) or counts.sum() != total:
+        raise UserError(f"imbalanced subset: {len(counts)} class counts summing to {counts.sum()}, "
+                        f"expected {len(classes)} summing to {total}")
+    chosen = []
+    for c, n in zip(classes, counts):
+        members = pool[labels[pool] == c]
+        if len(members) < n:
+            raise UserError(f"class {c} has {len(members)} images, fewer than the {n} the subset needs")
+        chosen.append(rng.choice(members, int(n), replace=False))
+    return np.sort(np.concatenate(chosen))

@@ -1,0 +1,125 @@
+"""Backbones without top: Keras' Xception and `compact`, a small Xception-style network.
+
+`compact` keeps Xception's block structure (entry convolutions, a residual down-sampling block,
+a middle block, and the exit blocks 13 and 14 layer for layer), so "the last 9 / 14 / 18 layers"
+select the same kinds of layers in both networks: k = 9 is block 14 plus block 13's pooling and
+residual batch norm, k = 14 reaches into block 13's separable convolutions, k = 18 into the
+last middle block.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import keras
+from keras import layers
+
+from hpo.errors import UserError
+
+XCEPTION_NOTOP_FILE = "xception_weights_tf_dim_ordering_tf_kernels_notop.h5"
+MIN_INPUT_SIZE = {"xception": 71, "compact": 32}
+
+
+def min_input_size(name: str) -> int:
+    return MIN_INPUT_SIZE[name]
+
+
+def keras_weights_cache() -> Path:
+    """Where keras.applications looks for downloaded weights (honours KERAS_HOME)."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "models"
+
+
+def resolve_xception_weights(weights: str) -> str | None:
+    """'imagenet' -> the cached file, 'none' -> None, anything else is a file path."""
+    if weights == "none":
+        return None
+    path = keras_weights_cache() / XCEPTION_NOTOP_FILE if weights == "imagenet" else Path(weights)
+    if not path.is_file():
+        raise UserError(
+            f"Xception weights not found at {path}: download {XCEPTION_NOTOP_FILE} on a machine "
+            f"with internet (keras.applications.Xception(include_top=False)) and copy it to "
+            f"{keras_weights_cache()}, or set backbone.weights in the profile to the file's path"
+        )
+    return str(path)
+
+
+def xception(weights: str = "none") -> keras.Model:
+    return keras.applications.Xception(
+        include_top=False, weights=resolve_xception_weights(weights), input_shape=(None, None, 3)
+    )
+
+
+def _sep_bn(x, filters, name):
+    x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False, name=name)(x)
+    return layers.BatchNormalization(name=f"{name}_bn")(x)
+
+
+def compact(widths: tuple[int, ...] = (16, 32, 48, 96, 128, 192)) -> keras.Model:
+    """Xception in miniature: ~45 layers and ~0.1 M parameters; input at least 32 px."""
+    w1, w2, w3, w4, w5, w6 = widths
+    img = layers.Input(shape=(None, None, 3), name="input_layer")
+    # Entry flow: two plain convolutions, as Xception's block 1.
+    x = layers.Conv2D(w1, 3, strides=2, use_bias=False, name="block1_conv1")(img)
+    x = layers.BatchNormalization(name="block1_conv1_bn")(x)
+    x = layers.Activation("relu", name="block1_conv1_act")(x)
+    x = layers.Conv2D(w2, 3, use_bias=False, name="block1_conv2")(x)
+    x = layers.BatchNormalization(name="block1_conv2_bn")(x)
+    x = layers.Activation("relu", name="block1_conv2_act")(x)
+    # Down-sampling residual block, as Xception's block 2.
+    residual = layers.Conv2D(w3, 1, strides=2, padding="same", use_bias=False, name="block2_res")(x)
+    residual = layers.BatchNormalization(name="block2_res_bn")(residual)
+    x = _sep_bn(x, w3, "block2_sepconv1")
+    x = layers.Activation("relu", name="block2_sepconv2_act")(x)
+    x = _sep_bn(x, w3, "block2_sepconv2")
+    x = layers.MaxPooling2D(3, strides=2, padding="same", name="block2_pool")(x)
+    x = layers.add([x, residual], name="block2_add")
+    # Middle flow: one block of three separable convolutions, as Xception's blocks 5-12.
+    residual = x
+    for i in (1, 2, 3):
+        x = layers.Activation("relu", name=f"block12_sepconv{i}_act")(x)
+        x = _sep_bn(x, w3, f"block12_sepconv{i}")
+    x = layers.add([x, residual], name="block12_add")
+    # Exit flow, Xception's blocks 13 and 14 layer for layer.
+    residual = layers.Conv2D(w4, 1, strides=2, padding="same", use_bias=False, name="block13_res")(x)
+    residual = layers.BatchNormalization(name="block13_res_bn")(residual)
+    x = layers.Activation("relu", name="block13_sepconv1_act")(x)
+    x = _sep_bn(x, w3, "block13_sepconv1")
+    x = layers.Activation("relu", name="block13_sepconv2_act")(x)
+    x = _sep_bn(x, w4, "block13_sepconv2")
+    x = layers.MaxPooling2D(3, strides=2, padding="same", name="block13_pool")(x)
+    x = layers.add([x, residual], name="block13_add")
+    x = _sep_bn(x, w5, "block14_sepconv1")
+    x = layers.Activation("relu", name="block14_sepconv1_act")(x)
+    x = _sep_bn(x, w6, "block14_sepconv2")
+    x = layers.Activation("relu", name="block14_sepconv2_act")(x)
+    return keras.Model(img, x, name="compact")
+
+
+def build_backbone(name: str, weights: str = "none") -> keras.Model:
+    """A fresh backbone: `compact` is always random here (prepare pretrains it)."""
+    if name == "xception":
+        return xception(weights)
+    if name == "compact":
+        return compact()
+    raise UserError(f"unknown backbone {name!r}: use 'xception' or 'compact'")
+
+
+def load_backbone(path: Path) -> keras.Model:
+    """A backbone saved by `prepare`."""
+    if not Path(path).is_file():
+        raise UserError(f"pretrained backbone {path} is missing: run `hpo prepare` with this profile first")
+    return keras.models.load_model(path, compile=False)
+
+
+def backbone_factory(spec, prepared_file: Path | None, scratch: bool = False):
+    """A function returning a fresh backbone with the profile's initial weights: the compact
+    network `prepare` pretrained, or Xception with its weights; `scratch` gives random weights."""
+    if spec.name == "xception":
+        weights = "none" if scratch else spec.weights
+        resolve_xception_weights(weights)  # fail now, not at the first trial
+        return lambda: xception(weights)
+    if scratch or spec.weights == "none":
+        return compact
+    return lambda: load_backbone(prepared_file)

@@ -1,0 +1,1 @@
+"""The stages: each composes data, models, training and tracking for one step of the paper."""

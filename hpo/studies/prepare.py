@@ -1,0 +1,73 @@
+"""`prepare`: raw data -> fixed splits (test sets balanced), and the pretrained compact backbone.
+
+Fine-tuning stages only load what this stage wrote; they never split or pretrain.
+"""
+
+from __future__ import annotations
+
+from hpo import tracking
+from hpo.data.prepared import (BACKBONE_FILE, build_split, checksum, combined_checksum, prepared_dir,
+                               read_manifest, save_split, write_manifest)
+from hpo.data.splits import class_counts
+from hpo.models.backbones import compact, resolve_xception_weights
+from hpo.training import TrialConfig, fine_tune
+
+PRETRAIN_DROPOUT = 0.2  # head dropout while pretraining; the head is thrown away afterwards
+
+
+def _describe(data) -> dict:
+    return {"train": len(data.y_train), "val": len(data.y_val), "test": len(data.y_test),
+            "class_names": list(data.class_names),
+            "test_class_counts": class_counts(data.y_test, data.n_classes).tolist()}
+
+
+def _pretrain(profile, seed: int, directory) -> dict:
+    """Train the compact backbone with a head on the source task; keep the backbone."""
+    spec, source = profile.backbone.pretrain, build_split(profile.datasets.source, seed)
+    backbone = compact()
+    config = TrialConfig(learning_rate=spec.learning_rate, dropout=PRETRAIN_DROPOUT, optimizer="adam",
+                         fine_tuned_layers=len(backbone.layers), input_size=spec.input_size,
+                         batch_size=spec.batch_size)
+
+    def report(m):
+        tracking.log_epoch({f"pretrain_{k}": v for k, v in m.metrics().items()}, m.epoch)
+        print(f"pretrain epoch {m.epoch}/{spec.epochs}: val_accuracy {m.val_accuracy:.4f} ({m.seconds:.1f} s)",
+              flush=True)
+
+    result = fine_tune(config, source, spec.epochs, backbone_factory=lambda: backbone, on_epoch=report, seed=seed)
+    backbone.save(directory / BACKBONE_FILE)
+    tracking.log_metrics({"source_test_accuracy": result.test_accuracy})
+    print(f"pretrained backbone: source-task test accuracy {result.test_accuracy:.4f}", flush=True)
+    return {"file": BACKBONE_FILE, "source": _describe(source), "source_test_accuracy": result.test_accuracy,
+            "pretrain": spec.model_dump(), "layers": len(backbone.layers)}
+
+
+def run_prepare(profile, seed: int, force: bool = False) -> dict:
+    directory = prepared_dir(profile.name, seed)
+    manifest = read_manifest(directory)
+    if manifest and manifest.get("profile_checksum") == profile.checksum and not force:
+        print(f"already prepared in {directory} (data checksum {manifest['data_checksum'][:12]}); "
+              f"--force prepares again", flush=True)
+        return manifest
+    if profile.backbone.name == "xception":
+        resolve_xception_weights(profile.backbone.weights)
+    splits = {spec.name: build_split(spec, seed) for spec in profile.datasets.targets}
+    checksums = {name: checksum(data) for name, data in splits.items()}
+    data_checksum = combined_checksum(checksums)
+    directory.mkdir(parents=True, exist_ok=True)
+    with tracking.stage_run("prepare", f"prepare {profile.name} seed {seed}",
+                            tracking.provenance_tags("prepare", profile, seed, data_checksum)):
+        tracking.log_text(open(profile.source_file).read() if profile.source_file else "", "profile.yaml")
+        datasets = {}
+        for name, data in splits.items():
+            save_split(data, directory / f"{name}.npz")
+            datasets[name] = {"checksum": checksums[name], **_describe(data)}
+            print(f"{name}: {datasets[name]['train']} train / {datasets[name]['val']} val / "
+                  f"{datasets[name]['test']} test (balanced), {data.n_classes} classes", flush=True)
+        manifest = {"profile": profile.name, "profile_checksum": profile.checksum, "seed": seed,
+                    "data_checksum": data_checksum, "datasets": datasets, "backbone": {"name": profile.backbone.name}}
+        if profile.backbone.name == "compact" and profile.backbone.weights == "pretrained":
+            manifest["backbone"].update(_pretrain(profile, seed, directory))
+        write_manifest(directory, manifest)
+        tracking.log_dict(manifest, "manifest.json")
+    return manifest

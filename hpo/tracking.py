@@ -1,0 +1,144 @@
+"""Everything the suite says to MLflow, in one place: stage and trial runs, parameters,
+per-epoch metrics, provenance tags. Tracking URI: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+
+import mlflow
+from mlflow.tracking import MlflowClient
+
+from hpo.errors import UserError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+VERSIONED_PACKAGES = ("tensorflow-cpu", "tensorflow", "keras", "mlflow", "numpy", "hyperopt", "scikit-optimize",
+                      "ConfigSpace", "fanova", "scikit-learn", "pandas", "dvc")
+
+
+def configure() -> str:
+    """Use MLFLOW_TRACKING_URI when set, otherwise the local sqlite store; return the URI."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def git_commit() -> tuple[str, bool]:
+    """(commit of the suite's checkout, whether tracked files differ from it)."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, timeout=10)
+    try:
+        head = git("rev-parse", "HEAD")
+        if head.returncode != 0:
+            return "unknown", False
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no").stdout.strip())
+        return head.stdout.strip(), dirty
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", False
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def provenance_tags(stage: str, profile, seed: int, data_checksum: str) -> dict[str, str]:
+    commit, dirty = git_commit()
+    tags = {"stage": stage, "profile": profile.name, "profile_file": profile.source_file,
+            "profile_checksum": profile.checksum, "seed": str(seed), "git_commit": commit,
+            "git_dirty": str(dirty).lower(), "data_checksum": data_checksum}
+    tags.update({f"version.{name}": v for name, v in package_versions().items()})
+    return tags
+
+
+def _one_line(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}".replace("\n", " ")
+    return text[:4000]
+
+
+@contextmanager
+def _finishing(run):
+    """End `run` FINISHED, or FAILED / KILLED with the reason as tag `error`, whatever happens."""
+    try:
+        yield run
+    except KeyboardInterrupt:
+        mlflow.set_tag("error", "interrupted")
+        mlflow.end_run("KILLED")
+        raise
+    except BaseException as e:
+        mlflow.set_tag("error", _one_line(e))
+        mlflow.end_run("FAILED")
+        raise
+    mlflow.end_run("FINISHED")
+
+
+@contextmanager
+def stage_run(stage: str, run_name: str, tags: dict[str, str]):
+    """The run of one stage invocation. Under `mlflow run` it is the run MLflow created
+    (MLFLOW_RUN_ID); otherwise a new run in the experiment named after the stage."""
+    configure()
+    if not os.environ.get("MLFLOW_RUN_ID"):
+        mlflow.set_experiment(stage)
+    run = mlflow.start_run(run_name=run_name)
+    with _finishing(run):
+        mlflow.set_tags(tags)
+        yield run
+
+
+@contextmanager
+def child_run(run_name: str, tags: dict[str, str]):
+    """A run nested under the active one (a method under a study, a trial under a method)."""
+    run = mlflow.start_run(run_name=run_name, nested=True)
+    with _finishing(run):
+        mlflow.set_tags(tags)
+        yield run
+
+
+def _same_value(old: str, new: str) -> bool:
+    if old == new:
+        return True
+    try:
+        return float(old) == float(new)
+    except ValueError:
+        return False
+
+
+def log_params(params: dict) -> None:
+    """Log parameters; `mlflow run` has already logged its -P values, which must agree."""
+    run_id = mlflow.active_run().info.run_id
+    existing = MlflowClient().get_run(run_id).data.params
+    fresh = {}
+    for key, value in params.items():
+        value = str(value)
+        if key not in existing:
+            fresh[key] = value
+        elif not _same_value(existing[key], value):
+            raise UserError(f"parameter {key} is {existing[key]!r} in this run but the stage resolved it to {value!r}")
+    if fresh:
+        mlflow.log_params(fresh)
+
+
+def log_epoch(metrics: dict[str, float], epoch: int) -> None:
+    mlflow.log_metrics(metrics, step=epoch)
+
+
+def log_metrics(metrics: dict[str, float]) -> None:
+    mlflow.log_metrics(metrics)
+
+
+def log_text(text: str, artifact_file: str) -> None:
+    mlflow.log_text(text, artifact_file)
+
+
+def log_dict(data: dict, artifact_file: str) -> None:
+    mlflow.log_dict(data, artifact_file)

@@ -1,0 +1,140 @@
+"""fine_tune(config, data, epochs, resume_from=None): train a classifier on a backbone, report
+every epoch through a callback, optionally save a checkpoint to resume from (ASHA needs it)."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+
+from hpo.data.base import SplitData
+from hpo.data.images import to_network_input
+from hpo.errors import TrainingDiverged, UserError
+from hpo.models import build_classifier, set_fine_tuned_layers
+from hpo.training.config import TrialConfig
+
+OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "adadelta": keras.optimizers.Adadelta,
+    "rmsprop": keras.optimizers.RMSprop,
+    "sgd": keras.optimizers.SGD,
+}
+CHECKPOINT_MODEL = "model.keras"
+CHECKPOINT_STATE = "state.json"
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    epoch: int  # 1-based, counted over the trial's whole life (resumes continue the count)
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    seconds: float
+
+    def metrics(self) -> dict[str, float]:
+        return {"train_loss": self.train_loss, "train_accuracy": self.train_accuracy,
+                "val_loss": self.val_loss, "val_accuracy": self.val_accuracy}
+
+
+@dataclass
+class TrialResult:
+    config: TrialConfig
+    history: list[EpochMetrics] = field(default_factory=list)
+    test_accuracy: float | None = None
+    epochs_done: int = 0
+    checkpoint: Path | None = None
+
+    @property
+    def val_accuracy(self) -> float:
+        return self.history[-1].val_accuracy if self.history else float("nan")
+
+
+class _EpochReporter(keras.callbacks.Callback):
+    def __init__(self, result: TrialResult, on_epoch: Callable[[EpochMetrics], None] | None):
+        super().__init__()
+        self.result, self.on_epoch, self.started = result, on_epoch, time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        m = EpochMetrics(epoch + 1, float(logs["loss"]), float(logs["accuracy"]), float(logs["val_loss"]),
+                         float(logs["val_accuracy"]), time.perf_counter() - self.started)
+        if not (math.isfinite(m.train_loss) and math.isfinite(m.val_loss)):
+            raise TrainingDiverged(f"loss became {m.train_loss} at epoch {m.epoch}")
+        self.result.history.append(m)
+        self.result.epochs_done = m.epoch
+        if self.on_epoch:
+            self.on_epoch(m)
+
+
+def _new_model(config: TrialConfig, data: SplitData, backbone_factory: Callable[[], keras.Model],
+               min_input_size: int) -> keras.Model:
+    if config.input_size < min_input_size:
+        raise UserError(f"input_size={config.input_size} is below this backbone's minimum of {min_input_size}")
+    backbone = backbone_factory()
+    set_fine_tuned_layers(backbone, config.fine_tuned_layers)
+    model = build_classifier(backbone, data.n_classes, config.dropout, config.input_size)
+    model.compile(optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _resume(config: TrialConfig, path: Path) -> tuple[keras.Model, int]:
+    state_file = Path(path) / CHECKPOINT_STATE
+    if not state_file.is_file():
+        raise UserError(f"checkpoint {path} is missing {CHECKPOINT_STATE}: it was not written by fine_tune")
+    state = json.loads(state_file.read_text())
+    if state["config"] != config.as_dict():
+        raise UserError(f"checkpoint {path} belongs to another configuration: {state['config']}")
+    return keras.models.load_model(Path(path) / CHECKPOINT_MODEL), int(state["epochs_done"])
+
+
+def save_checkpoint(model: keras.Model, result: TrialResult, path: Path) -> Path:
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save(path / CHECKPOINT_MODEL)  # weights, trainable flags and optimizer state
+    (path / CHECKPOINT_STATE).write_text(json.dumps({"config": result.config.as_dict(),
+                                                     "epochs_done": result.epochs_done}))
+    return path
+
+
+def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Path | None = None, *,
+              backbone_factory: Callable[[], keras.Model], min_input_size: int = 1,
+              on_epoch: Callable[[EpochMetrics], None] | None = None, checkpoint_to: Path | None = None,
+              seed: int = 0, evaluate_test: bool = True) -> TrialResult:
+    """Train `epochs` more epochs (from scratch, or from the checkpoint `resume_from`).
+
+    `backbone_factory` returns a fresh backbone with its initial (pretrained) weights. The same
+    seed and inputs give the same initial head, data order and so the same curve.
+    """
+    if epochs < 0:
+        raise UserError(f"epochs must be >= 0, got {epochs}")
+    keras.utils.set_random_seed(seed)
+    if resume_from is None:
+        model, start = _new_model(config, data, backbone_factory, min_input_size), 0
+    else:
+        model, start = _resume(config, resume_from)
+        keras.utils.set_random_seed(seed + start)  # a new data order for the new epochs
+    result = TrialResult(config, epochs_done=start)
+    x_train = to_network_input(data.x_train, config.input_size)
+    x_val = to_network_input(data.x_val, config.input_size)
+    if epochs:
+        model.fit(x_train, data.y_train, batch_size=config.batch_size, epochs=start + epochs,
+                  initial_epoch=start, validation_data=(x_val, data.y_val), shuffle=True, verbose=0,
+                  callbacks=[_EpochReporter(result, on_epoch)])
+    if evaluate_test:
+        x_test = to_network_input(data.x_test, config.input_size)
+        result.test_accuracy = float(model.evaluate(x_test, data.y_test, batch_size=256, verbose=0,
+                                                    return_dict=True)["accuracy"])
+    if checkpoint_to is not None:
+        result.checkpoint = save_checkpoint(model, result, checkpoint_to)
+    return result

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Set up a fresh machine: system packages (swig to build pyrfr for fanova; Fashion-MNIST),
+# a Python 3.11 virtual environment in .venv with the pinned packages, the suite itself.
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SYSTEM_PACKAGES=(swig dataset-fashion-mnist)
+if command -v apt-get >/dev/null 2>&1; then
+    missing=()
+    for pkg in "${SYSTEM_PACKAGES[@]}"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+        echo "setup: installing ${missing[*]} with apt-get"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+else
+    command -v swig >/dev/null 2>&1 || echo "setup: warning: no apt-get and no swig; install swig to build pyrfr" >&2
+fi
+
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+"$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' 2>/dev/null || {
+    echo "setup: error: Python 3.11 is required (set PYTHON=/path/to/python3.11)" >&2; exit 1; }
+
+stamp=.venv/.setup-stamp
+want=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    exit 0
+fi
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+echo "setup: installing pinned packages into .venv (a few minutes the first time)"
+.venv/bin/python -m pip install -q -r requirements.txt
+.venv/bin/python -m pip install -q --no-deps -e .
+echo "$want" > "$stamp"
+echo "setup: done"
