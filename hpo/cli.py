@@ -8,7 +8,28 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the console
 
+import tempfile  # noqa: E402
+
 from hpo.errors import UserError  # noqa: E402
+
+
+def _import_backend_quietly() -> None:
+    """Import Keras (and TensorFlow) with stderr silenced: TensorFlow's C++ start-up notices
+    ignore TF_CPP_MIN_LOG_LEVEL and would bury the one line a user needs. Shown if import fails."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import keras  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _integer(text: str) -> int:
@@ -52,6 +73,7 @@ def run(args: argparse.Namespace) -> None:
     from hpo.profiles import load_profile
 
     profile = load_profile(args.profile)
+    _import_backend_quietly()
     if args.stage == "prepare":
         from hpo.studies.prepare import run_prepare
         run_prepare(profile, args.seed, force=args.force)

@@ -191,6 +191,12 @@ class Profile(_Strict):
                              f"budget.configurations ({self.budget.configurations})")
         return self
 
+    @property
+    def argument(self) -> str:
+        """How to name this profile on the command line: its name if it is a bundled one."""
+        bundled = PROFILES_DIR / f"{self.name}.yaml"
+        return self.name if self.source_file == str(bundled) else self.source_file
+
     def target(self, name: str) -> DatasetSpec:
         for spec in self.datasets.targets:
             if spec.name == name:

@@ -76,7 +76,7 @@ def require_prepared(profile, seed: int) -> tuple[Path, dict]:
     """The prepared folder of this profile and seed, or a clear error saying how to make it."""
     directory = prepared_dir(profile.name, seed)
     manifest = read_manifest(directory)
-    hint = f"run `hpo prepare --profile {profile.source_file or profile.name} --seed {seed}` first"
+    hint = f"run `hpo prepare --profile {profile.argument} --seed {seed}` first"
     if manifest is None:
         raise UserError(f"no prepared data in {directory}: {hint}")
     if manifest.get("profile_checksum") != profile.checksum:

@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from hpo.data.prepared import build_split, checksum, load_prepared, prepared_dir, require_prepared
+from hpo.errors import UserError
+from hpo.profiles import parse_profile
+from hpo.studies.prepare import run_prepare
+
+pytestmark = pytest.mark.slow
+
+
+def test_manifest_describes_balanced_splits_and_the_backbone(smoke_prepared):
+    profile, manifest = smoke_prepared
+    assert set(manifest["datasets"]) == {"fashion", "digits"}
+    fashion = manifest["datasets"]["fashion"]
+    assert (fashion["train"], fashion["val"], fashion["test"]) == (200, 100, 100)
+    assert fashion["test_class_counts"] == [20] * 5
+    assert fashion["class_names"] == ["Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    assert manifest["datasets"]["digits"]["test_class_counts"] == [10] * 10
+    assert manifest["backbone"]["layers"] == 42 and 0 <= manifest["backbone"]["source_test_accuracy"] <= 1
+    assert (prepared_dir(profile.name, 0) / "backbone.keras").is_file()
+
+
+def test_splits_are_reproducible_and_checked(smoke_prepared):
+    profile, manifest = smoke_prepared
+    spec = profile.target("fashion")
+    assert checksum(build_split(spec, 0)) == manifest["datasets"]["fashion"]["checksum"]
+    assert checksum(build_split(spec, 1)) != manifest["datasets"]["fashion"]["checksum"]
+    data, _ = load_prepared(profile, 0, "fashion")
+    assert set(np.unique(data.y_test, return_counts=True)[1]) == {20}
+
+
+def test_source_and_target_classes_do_not_overlap(smoke_prepared):
+    profile, _ = smoke_prepared
+    assert not set(profile.datasets.source.classes) & set(profile.target("fashion").classes)
+
+
+def test_second_prepare_reuses_the_first(smoke_prepared, client):
+    profile, manifest = smoke_prepared
+    runs_before = len(client.search_runs([client.get_experiment_by_name("prepare").experiment_id]))
+    assert run_prepare(profile, 0) == manifest
+    assert len(client.search_runs([client.get_experiment_by_name("prepare").experiment_id])) == runs_before
+
+
+def test_prepare_run_is_finished_with_provenance(smoke_prepared, client):
+    _, manifest = smoke_prepared
+    experiment = client.get_experiment_by_name("prepare")
+    run = client.search_runs([experiment.experiment_id], "tags.profile = 'smoke'")[0]
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["data_checksum"] == manifest["data_checksum"]
+    assert run.data.tags["seed"] == "0" and len(run.data.tags["git_commit"]) >= 7
+    assert "source_test_accuracy" in run.data.metrics
+
+
+def test_a_changed_profile_needs_a_new_prepare(smoke_prepared):
+    profile, _ = smoke_prepared
+    changed = parse_profile(open(profile.source_file).read().replace("train: 200", "train: 150", 1), "changed.yaml")
+    with pytest.raises(UserError, match="prepared from another version of profile smoke"):
+        require_prepared(changed, 0)

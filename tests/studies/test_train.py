@@ -1,0 +1,80 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hpo import tracking
+from hpo.studies.train import default_config, run_train
+
+pytestmark = pytest.mark.slow
+
+
+def _runs(client, experiment="train", query=""):
+    exp = client.get_experiment_by_name(experiment)
+    return client.search_runs([exp.experiment_id], query) if exp else []
+
+
+def test_train_logs_one_finished_run_with_epoch_metrics(smoke_prepared, client):
+    profile, manifest = smoke_prepared
+    config = default_config(profile, fine_tuned_layers=9)
+    result = run_train(profile, 0, "digits", config, epochs=3)
+    run = _runs(client, query="tags.dataset = 'digits'")[0]
+    assert run.info.status == "FINISHED"
+    history = client.get_metric_history(run.info.run_id, "val_accuracy")
+    assert [m.step for m in history] == [1, 2, 3]
+    assert history[-1].value == pytest.approx(result.val_accuracy)
+    for name in ("train_loss", "train_accuracy", "val_loss"):
+        assert [m.step for m in client.get_metric_history(run.info.run_id, name)] == [1, 2, 3]
+    assert run.data.metrics["test_accuracy"] == pytest.approx(result.test_accuracy)
+    assert run.data.params["fine_tuned_layers"] == "9" and run.data.params["optimizer"] == "adam"
+    assert float(run.data.params["learning_rate"]) == config["learning_rate"]
+    tags = run.data.tags
+    assert tags["profile"] == "smoke" and tags["seed"] == "0" and tags["stage"] == "train"
+    assert tags["data_checksum"] == manifest["data_checksum"] and tags["git_commit"]
+    assert tags["version.keras"] and tags["version.mlflow"] and tags["version.python"]
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "hpo", *args], capture_output=True, text=True, env=os.environ,
+                          timeout=300)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--optimizer", "nesterov"], "unknown optimizer 'nesterov'"),
+    (["--learning-rate", "0"], "learning_rate must be a positive number"),
+    (["--learning-rate", "-0.1"], "learning_rate must be a positive number"),
+    (["--dropout", "1.0"], r"dropout must lie in [0, 1)"),
+    (["--fine-tuned-layers", "43"], "fine_tuned_layers=43 is larger than the compact backbone (42 layers)"),
+    (["--dataset", "cifar100"], "dataset 'cifar100' is not in profile smoke"),
+    (["--input-size", "16"], "input_size=16 is below the compact minimum of 32"),
+])
+def test_bad_input_is_one_line_and_leaves_no_running_run(smoke_prepared, client, args, message):
+    before = len(_runs(client))
+    done = _cli("train", "--profile", "smoke", "--epochs", "1", *args)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hpo train: error: ") and message in lines[0], done.stderr
+    assert len(_runs(client)) == before
+    assert not _runs(client, query="attributes.status = 'RUNNING'")
+
+
+def test_missing_dataset_and_malformed_profile(tmp_path, smoke_prepared):
+    done = _cli("train", "--profile", "smoke", "--seed", "99")
+    assert done.returncode == 2 and "run `hpo prepare --profile smoke --seed 99` first" in done.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(open(smoke_prepared[0].source_file).read().replace("eta: 2", "eta: 1"))
+    done = _cli("prepare", "--profile", str(bad))
+    assert done.returncode == 2 and done.stderr.strip().endswith("asha.eta: Input should be greater than or equal to 2 (got 1)")
+
+
+def test_a_failure_inside_a_run_marks_it_failed(client, smoke_profile):
+    with pytest.raises(RuntimeError):
+        with tracking.stage_run("train", "doomed", {"dataset": "none", "purpose": "failure-test"}):
+            raise RuntimeError("disk on fire")
+    run = _runs(client, query="tags.purpose = 'failure-test'")[0]
+    assert run.info.status == "FAILED" and run.data.tags["error"] == "RuntimeError: disk on fire"
+    with pytest.raises(KeyboardInterrupt):
+        with tracking.stage_run("train", "interrupted", {"purpose": "interrupt-test"}):
+            raise KeyboardInterrupt
+    assert _runs(client, query="tags.purpose = 'interrupt-test'")[0].info.status == "KILLED"

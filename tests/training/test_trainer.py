@@ -1,0 +1,69 @@
+"""Real fine-tuning on the smoke profile's prepared data (marked slow: it trains)."""
+
+import numpy as np
+import pytest
+
+from hpo.data.prepared import BACKBONE_FILE, load_prepared, prepared_dir
+from hpo.errors import TrainingDiverged, UserError
+from hpo.models import load_backbone
+from hpo.training import TrialConfig, fine_tune
+
+pytestmark = pytest.mark.slow
+
+CONFIG = TrialConfig(learning_rate=0.002, dropout=0.2, optimizer="adam", fine_tuned_layers=9, input_size=32,
+                     batch_size=32)
+
+
+@pytest.fixture(scope="module")
+def setup(smoke_prepared):
+    profile, _ = smoke_prepared
+    data, _ = load_prepared(profile, 0, "fashion")
+    path = prepared_dir(profile.name, 0) / BACKBONE_FILE
+    return data, (lambda: load_backbone(path))
+
+
+def test_reports_every_epoch_and_scores_the_test_set(setup):
+    data, factory = setup
+    seen = []
+    result = fine_tune(CONFIG, data, 2, backbone_factory=factory, on_epoch=seen.append)
+    assert [m.epoch for m in seen] == [1, 2] == [m.epoch for m in result.history]
+    assert result.epochs_done == 2 and 0 <= result.test_accuracy <= 1
+    assert all(np.isfinite(m.train_loss) and 0 <= m.val_accuracy <= 1 for m in seen)
+
+
+def test_same_seed_same_curve(setup):
+    data, factory = setup
+    a = fine_tune(CONFIG, data, 1, backbone_factory=factory, seed=5, evaluate_test=False)
+    b = fine_tune(CONFIG, data, 1, backbone_factory=factory, seed=5, evaluate_test=False)
+    assert a.history[0].train_loss == pytest.approx(b.history[0].train_loss, rel=1e-5)
+    assert a.history[0].val_accuracy == b.history[0].val_accuracy
+
+
+def test_checkpoint_and_resume_continue_the_count(setup, tmp_path):
+    data, factory = setup
+    first = fine_tune(CONFIG, data, 1, backbone_factory=factory, checkpoint_to=tmp_path / "ckpt",
+                      evaluate_test=False)
+    assert first.epochs_done == 1 and (tmp_path / "ckpt" / "model.keras").is_file()
+    resumed = fine_tune(CONFIG, data, 2, resume_from=tmp_path / "ckpt", backbone_factory=factory,
+                        checkpoint_to=tmp_path / "ckpt")
+    assert [m.epoch for m in resumed.history] == [2, 3] and resumed.epochs_done == 3
+    # resuming continued from the trained weights, not from the pretrained backbone
+    assert resumed.history[0].train_loss < first.history[0].train_loss
+    other = TrialConfig(**{**CONFIG.as_dict(), "learning_rate": 0.1})
+    with pytest.raises(UserError, match="belongs to another configuration"):
+        fine_tune(other, data, 1, resume_from=tmp_path / "ckpt", backbone_factory=factory)
+
+
+def test_diverging_loss_stops_the_trial(setup):
+    data, factory = setup
+    exploding = TrialConfig(learning_rate=1e12, dropout=0.0, optimizer="sgd", fine_tuned_layers=42, input_size=32,
+                            batch_size=32)
+    with pytest.raises(TrainingDiverged, match="loss became"):
+        fine_tune(exploding, data, 3, backbone_factory=factory, evaluate_test=False)
+
+
+def test_input_below_the_backbone_minimum(setup):
+    data, factory = setup
+    small = TrialConfig(**{**CONFIG.as_dict(), "input_size": 16})
+    with pytest.raises(UserError, match="input_size=16 is below this backbone's minimum of 32"):
+        fine_tune(small, data, 1, backbone_factory=factory, min_input_size=32)
