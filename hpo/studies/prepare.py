@@ -5,6 +5,8 @@ Fine-tuning stages only load what this stage wrote; they never split or pretrain
 
 from __future__ import annotations
 
+import keras
+
 from hpo import tracking
 from hpo.data.prepared import (BACKBONE_FILE, build_split, checksum, combined_checksum, prepared_dir,
                                read_manifest, save_split, write_manifest)
@@ -24,6 +26,7 @@ def _describe(data) -> dict:
 def _pretrain(profile, seed: int, directory) -> dict:
     """Train the compact backbone with a head on the source task; keep the backbone."""
     spec, source = profile.backbone.pretrain, build_split(profile.datasets.source, seed)
+    keras.utils.set_random_seed(seed)  # the backbone's initial weights, like everything else, follow the seed
     backbone = compact()
     config = TrialConfig(learning_rate=spec.learning_rate, dropout=PRETRAIN_DROPOUT, optimizer="adam",
                          fine_tuned_layers=len(backbone.layers), input_size=spec.input_size,

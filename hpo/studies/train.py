@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import statistics
 
+import keras
+
 from hpo import tracking
 from hpo.data.prepared import BACKBONE_FILE, load_prepared, prepared_dir
 from hpo.errors import UserError
@@ -38,6 +40,7 @@ def run_train(profile, seed: int, dataset: str, hyperparameters: dict, epochs: i
     data, manifest = load_prepared(profile, seed, dataset)
     make_backbone = backbone_factory(profile.backbone, prepared_dir(profile.name, seed) / BACKBONE_FILE,
                                      scratch=init == "scratch")
+    keras.utils.set_random_seed(seed)  # random (scratch) backbone weights follow the seed too
     backbone = make_backbone()
     n_layers = len(backbone.layers)
     if config.fine_tuned_layers > n_layers:

@@ -57,3 +57,16 @@ def test_a_changed_profile_needs_a_new_prepare(smoke_prepared):
     changed = parse_profile(open(profile.source_file).read().replace("train: 200", "train: 150", 1), "changed.yaml")
     with pytest.raises(UserError, match="prepared from another version of profile smoke"):
         require_prepared(changed, 0)
+
+
+def test_same_profile_and_seed_give_the_same_backbone(smoke_prepared, tmp_path, monkeypatch):
+    from hpo.models import load_backbone
+
+    profile, manifest = smoke_prepared
+    first = load_backbone(prepared_dir(profile.name, 0) / "backbone.keras").get_weights()
+    monkeypatch.setenv("HPO_PREPARED_DIR", str(tmp_path))
+    again = run_prepare(profile, 0)
+    assert again["data_checksum"] == manifest["data_checksum"]
+    assert again["backbone"]["source_test_accuracy"] == manifest["backbone"]["source_test_accuracy"]
+    second = load_backbone(prepared_dir(profile.name, 0) / "backbone.keras").get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
