@@ -64,7 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_integer, help="default: the profile's applied batch size")
     train.add_argument("--epochs", type=_integer, default=5)
     train.add_argument("--init", default="pretrained", help="pretrained (default) or scratch: random backbone weights")
+
+    compare = stages.add_parser("compare", help="Study II: grid, random, TPE and ASHA under one epoch budget")
+    _common(compare)
+    compare.add_argument("--datasets", default="all", help="comma-separated target datasets (default: all)")
+    compare.add_argument("--methods", default="all", help="comma-separated: grid,random,tpe,asha (default: all)")
+    compare.add_argument("--budget", type=_integer, default=0, help="epochs per method (default: the profile's)")
     return parser
+
+
+def _list(text: str) -> list[str] | None:
+    return None if text.strip() in ("", "all") else [part.strip() for part in text.split(",") if part.strip()]
 
 
 
@@ -84,6 +94,9 @@ def run(args: argparse.Namespace) -> None:
             fine_tuned_layers=args.fine_tuned_layers, input_size=args.input_size, batch_size=args.batch_size)
         dataset = args.dataset or profile.datasets.targets[0].name
         run_train(profile, args.seed, dataset, hyperparameters, args.epochs, init=args.init)
+    elif args.stage == "compare":
+        from hpo.studies.compare import run_compare
+        run_compare(profile, args.seed, _list(args.datasets), _list(args.methods), args.budget or None)
 
 
 def main(argv: list[str] | None = None) -> int:

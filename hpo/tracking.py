@@ -96,9 +96,10 @@ def stage_run(stage: str, run_name: str, tags: dict[str, str]):
 
 
 @contextmanager
-def child_run(run_name: str, tags: dict[str, str]):
-    """A run nested under the active one (a method under a study, a trial under a method)."""
-    run = mlflow.start_run(run_name=run_name, nested=True)
+def child_run(run_name: str, tags: dict[str, str], run_id: str | None = None):
+    """A run nested under the active one (a method under a study, a trial under a method);
+    with `run_id`, that earlier child is reopened (an ASHA trial promoted to the next rung)."""
+    run = mlflow.start_run(run_id=run_id, nested=True) if run_id else mlflow.start_run(run_name=run_name, nested=True)
     with _finishing(run):
         mlflow.set_tags(tags)
         yield run
@@ -132,6 +133,14 @@ def log_epoch(metrics: dict[str, float], epoch: int) -> None:
     mlflow.log_metrics(metrics, step=epoch)
 
 
+def set_tags(tags: dict[str, str]) -> None:
+    mlflow.set_tags(tags)
+
+
+def active_run_id() -> str:
+    return mlflow.active_run().info.run_id
+
+
 def log_metrics(metrics: dict[str, float]) -> None:
     mlflow.log_metrics(metrics)
 
@@ -142,3 +151,10 @@ def log_text(text: str, artifact_file: str) -> None:
 
 def log_dict(data: dict, artifact_file: str) -> None:
     mlflow.log_dict(data, artifact_file)
+
+
+def tag_run(run_id: str, tags: dict[str, str]) -> None:
+    """Tag a run that is no longer active (the status tag of a trial that just failed)."""
+    client = MlflowClient()
+    for key, value in tags.items():
+        client.set_tag(run_id, key, value)
