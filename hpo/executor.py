@@ -22,6 +22,7 @@ class Outcome:
     score: float  # validation accuracy at the job's last epoch; NaN when the trial failed
     test_accuracy: float
     epochs_trained: int
+    train_seconds: float = 0.0  # inside Keras' epochs (the first includes tracing the step function)
     error: str | None = None
 
 
@@ -65,7 +66,8 @@ class Executor:
                                    backbone_factory=self.backbone_factory, min_input_size=self.min_input_size,
                                    on_epoch=report, checkpoint_to=record.checkpoint if self.keep_checkpoints else None,
                                    seed=self.seed + job.trial)
-                outcome = Outcome(result.val_accuracy, result.test_accuracy, len(trained))
+                outcome = Outcome(result.val_accuracy, result.test_accuracy, len(trained),
+                                  sum(m.seconds for m in trained))
                 tracking.log_metrics({"test_accuracy": outcome.test_accuracy, "epochs": job.stop})
                 tracking.set_tags({"status": "FINISHED"})
         except KeyboardInterrupt:
@@ -73,7 +75,8 @@ class Executor:
         except Exception as e:  # noqa: BLE001  (any failure of one trial is recorded; the study goes on)
             if record is None:  # the run could not even start: tracking itself is broken
                 raise
-            outcome = Outcome(math.nan, math.nan, len(trained), error=f"{type(e).__name__}: {e}")
+            outcome = Outcome(math.nan, math.nan, len(trained), sum(m.seconds for m in trained),
+                              error=f"{type(e).__name__}: {e}")
             tracking.tag_run(record.run_id, {"status": "FAILED"})
         record.epochs = job.start + outcome.epochs_trained
         record.outcome = outcome

@@ -162,6 +162,8 @@ class AshaSpec(_Strict):
     def _order(self):
         if self.r > self.R:
             raise ValueError(f"r ({self.r}) must not exceed R ({self.R})")
+        if self.r * self.eta**self.s > self.R:
+            raise ValueError(f"s ({self.s}): the first rung r * eta^s = {self.r * self.eta**self.s} exceeds R ({self.R})")
         return self
 
 

@@ -1,0 +1,103 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hpo.errors import UserError
+from hpo.profiles import load_profile, parse_profile
+from hpo.studies.compare import check_request, run_compare
+
+ROOT = Path(__file__).resolve().parents[2]
+SMOKE = load_profile("smoke")
+
+
+@pytest.mark.parametrize("methods,budget,message", [
+    (["grid", "hillclimb"], 16, "unknown method hillclimb: choose from grid, random, tpe, asha"),
+    (["grid"], 0, "budget must be at least 1 epoch"),
+    (["grid"], 3, "budget 3 cannot pay one configuration of 4 epochs"),
+])
+def test_bad_request_is_refused(methods, budget, message):
+    with pytest.raises(UserError, match=message):
+        check_request(SMOKE, ["fashion"], methods, budget)
+
+
+def test_budget_smaller_than_r_is_refused():
+    text = open(SMOKE.source_file).read().replace("  r: 1\n", "  r: 2\n")
+    profile = parse_profile(text, "r2.yaml")
+    with pytest.raises(UserError, match=r"budget 1 is smaller than ASHA's first rung \(r \* eta\^s = 2 epochs\)"):
+        check_request(profile, ["fashion"], ["asha"], 1)
+
+
+def test_unknown_dataset_is_refused():
+    with pytest.raises(UserError, match="dataset 'cifar100' is not in profile smoke"):
+        check_request(SMOKE, ["cifar100"], ["asha"], 16)
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "hpo", *args], capture_output=True, text=True, env=os.environ,
+                          timeout=600)
+
+
+def test_cli_bad_method_fails_before_any_run(client):
+    done = _cli("compare", "--profile", "smoke", "--methods", "grid,hillclimb")
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        "hpo compare: error: unknown method hillclimb: choose from grid, random, tpe, asha"]
+    assert client.get_experiment_by_name("compare") is None or not client.search_runs(
+        [client.get_experiment_by_name("compare").experiment_id], "tags.methods = 'grid,hillclimb'")
+
+
+def _children(client, parent_id):
+    run = client.get_run(parent_id)
+    return client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'")
+
+
+@pytest.mark.slow
+def test_mlflow_run_compare_budgets_add_up(smoke_prepared, client):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_EXPERIMENT")}
+    env["PATH"] = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
+    done = subprocess.run([sys.executable, "-m", "mlflow", "run", str(ROOT), "-e", "compare", "--env-manager", "local",
+                           "--experiment-name", "project-compare", "-P", "profile=smoke", "-P", "datasets=digits"],
+                          capture_output=True, text=True, env=env, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Table 6 analogue" in done.stdout and "[digits asha] trial 0 rung 0 epochs 0->1" in done.stdout
+    exp = client.get_experiment_by_name("project-compare")
+    [study] = client.search_runs([exp.experiment_id], "tags.stage = 'compare'")
+    assert study.info.status == "FINISHED"
+    artifacts = {a.path for a in client.list_artifacts(study.info.run_id)}
+    assert {"table6.md", "table6.csv"} <= artifacts
+    methods = _children(client, study.info.run_id)
+    assert sorted(r.data.tags["method"] for r in methods) == ["asha", "grid", "random", "tpe"]
+    for method in methods:
+        used = method.data.metrics["budget_used_epochs"]
+        trials = _children(client, method.info.run_id)
+        logged = sum(len(client.get_metric_history(t.info.run_id, "val_accuracy")) for t in trials)
+        assert used == logged <= SMOKE.budget.epochs, method.data.tags["method"]
+        assert method.data.metrics["n_trials"] == len(trials)
+        best = max(t.data.metrics["val_accuracy"] for t in trials if "val_accuracy" in t.data.metrics)
+        assert method.data.metrics["best_val_accuracy"] >= best - 1e-9
+        for t in trials:
+            assert t.info.status == "FINISHED" and t.data.tags["status"] == "FINISHED"
+            steps = [m.step for m in client.get_metric_history(t.info.run_id, "val_accuracy")]
+            assert steps == list(range(1, len(steps) + 1))  # ASHA promotions continue the same curve
+    asha = next(r for r in methods if r.data.tags["method"] == "asha")
+    assert {t.data.tags["rung"] for t in _children(client, asha.info.run_id)} >= {"0", "2"}
+
+
+@pytest.mark.slow
+def test_a_diverging_trial_is_failed_and_the_study_goes_on(smoke_prepared, client):
+    text = open(SMOKE.source_file).read().replace("learning_rate: [0.001, 0.01]", "learning_rate: [0.001, 1.0e+12]")
+    profile = parse_profile(text, SMOKE.source_file)
+    # same data and splits as the prepared smoke profile: only the grid differs
+    object.__setattr__(profile, "checksum", SMOKE.checksum)
+    [result] = run_compare(profile, 0, ["digits"], ["grid"])
+    assert result.n_trials == 4 and result.n_failed == 2 and result.best_val > 0.1
+    study = client.search_runs([client.get_experiment_by_name("compare").experiment_id],
+                               order_by=["attributes.start_time DESC"])[0]
+    [method] = _children(client, study.info.run_id)
+    failed = [t for t in _children(client, method.info.run_id) if t.info.status == "FAILED"]
+    assert len(failed) == 2 and all("TrainingDiverged" in t.data.tags["error"] for t in failed)
+    assert all(t.data.tags["status"] == "FAILED" for t in failed)
+    assert method.data.metrics["budget_used_epochs"] == sum(
+        len(client.get_metric_history(t.info.run_id, "val_accuracy")) for t in _children(client, method.info.run_id))
