@@ -6,7 +6,7 @@ PROFILE ?= embedded
 SEED ?= 0
 MLFLOW_RUN := mlflow run . --env-manager local
 
-.PHONY: setup run test test-fast ui clean
+.PHONY: setup run test test-fast bench ui clean
 
 setup:
 	@bash scripts/setup.sh
@@ -25,6 +25,10 @@ test: setup
 # Fast tests only.
 test-fast: setup
 	python -m pytest -m "not slow"
+
+# Speed checks (pytest-benchmark): prints a table, saves JSON under .benchmarks/. Not run by CI.
+bench: setup
+	python -m pytest benchmarks -p no:cacheprovider --benchmark-autosave --benchmark-columns=min,median,mean,rounds
 
 ui: setup
 	mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri sqlite:///mlflow.db

@@ -68,12 +68,12 @@ class _EpochReporter(keras.callbacks.Callback):
         logs = logs or {}
         m = EpochMetrics(epoch + 1, float(logs["loss"]), float(logs["accuracy"]), float(logs["val_loss"]),
                          float(logs["val_accuracy"]), time.perf_counter() - self.started)
-        if not (math.isfinite(m.train_loss) and math.isfinite(m.val_loss)):
-            raise TrainingDiverged(f"loss became {m.train_loss} at epoch {m.epoch}")
         self.result.history.append(m)
         self.result.epochs_done = m.epoch
         if self.on_epoch:
-            self.on_epoch(m)
+            self.on_epoch(m)  # a diverged epoch was trained too: it is reported (and charged)
+        if not (math.isfinite(m.train_loss) and math.isfinite(m.val_loss)):
+            raise TrainingDiverged(f"loss became {m.train_loss} at epoch {m.epoch}")
 
 
 def _new_model(config: TrialConfig, data: SplitData, backbone_factory: Callable[[], keras.Model],

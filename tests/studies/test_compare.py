@@ -93,11 +93,12 @@ def test_a_diverging_trial_is_failed_and_the_study_goes_on(smoke_prepared, clien
     object.__setattr__(profile, "checksum", SMOKE.checksum)
     [result] = run_compare(profile, 0, ["digits"], ["grid"])
     assert result.n_trials == 4 and result.n_failed == 2 and result.best_val > 0.1
-    study = client.search_runs([client.get_experiment_by_name("compare").experiment_id],
+    study = client.search_runs([client.get_experiment_by_name("compare").experiment_id], "tags.stage = 'compare'",
                                order_by=["attributes.start_time DESC"])[0]
     [method] = _children(client, study.info.run_id)
     failed = [t for t in _children(client, method.info.run_id) if t.info.status == "FAILED"]
     assert len(failed) == 2 and all("TrainingDiverged" in t.data.tags["error"] for t in failed)
+    assert result.budget_used == 8 + 2  # the diverging epoch was trained, so it is charged
     assert all(t.data.tags["status"] == "FAILED" for t in failed)
     assert method.data.metrics["budget_used_epochs"] == sum(
         len(client.get_metric_history(t.info.run_id, "val_accuracy")) for t in _children(client, method.info.run_id))
