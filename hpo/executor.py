@@ -38,10 +38,11 @@ class TrialRecord:
 
 class Executor:
     def __init__(self, method: str, data: SplitData, backbone_factory: Callable, min_input_size: int,
-                 checkpoints: Path, seed: int, keep_checkpoints: bool):
+                 checkpoints: Path, seed: int, keep_checkpoints: bool, feature_cache=None):
         self.method, self.data, self.backbone_factory = method, data, backbone_factory
         self.min_input_size, self.checkpoints, self.seed = min_input_size, Path(checkpoints), seed
         self.keep_checkpoints = keep_checkpoints  # only methods that resume trials need them
+        self.feature_cache = feature_cache
         self.trials: dict[int, TrialRecord] = {}
 
     def run(self, job: Job) -> Outcome:
@@ -65,7 +66,7 @@ class Executor:
                                    resume_from=record.checkpoint if job.start > 0 else None,
                                    backbone_factory=self.backbone_factory, min_input_size=self.min_input_size,
                                    on_epoch=report, checkpoint_to=record.checkpoint if self.keep_checkpoints else None,
-                                   seed=self.seed + job.trial)
+                                   seed=self.seed + job.trial, feature_cache=self.feature_cache)
                 outcome = Outcome(result.val_accuracy, result.test_accuracy, len(trained),
                                   sum(m.seconds for m in trained))
                 tracking.log_metrics({"test_accuracy": outcome.test_accuracy, "epochs": job.stop})

@@ -172,6 +172,14 @@ class ImportanceSpec(_Strict):
     epochs: PosInt
 
 
+class CacheSpec(_Strict):
+    """Frozen-feature cache (hpo/training/feature_cache.py): memory first, then disk, else none."""
+    enabled: bool = True
+    memory_mb: NonNegInt = 1024
+    disk_mb: NonNegInt = 0
+    dir: str = ".hpo-cache"
+
+
 class Profile(_Strict):
     name: str
     description: str = ""
@@ -181,6 +189,7 @@ class Profile(_Strict):
     budget: BudgetSpec
     asha: AshaSpec
     importance: ImportanceSpec
+    cache: CacheSpec = CacheSpec()
     source_file: str = ""  # set by load_profile
     checksum: str = ""  # sha256 of the YAML text, set by load_profile
 

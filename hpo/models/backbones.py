@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 import keras
 from keras import layers
@@ -123,13 +124,30 @@ def load_backbone(path: Path) -> keras.Model:
     return keras.models.load_model(path, compile=False)
 
 
+def _copies_of(load) -> "Callable[[], keras.Model]":
+    """A factory of fresh copies of the backbone `load` returns, loading it only once."""
+    original, weights = None, None
+
+    def copy() -> keras.Model:
+        nonlocal original, weights
+        if original is None:
+            original = load()
+            weights = original.get_weights()
+        clone = keras.models.clone_model(original)
+        clone.set_weights(weights)
+        return clone
+
+    return copy
+
+
 def backbone_factory(spec, prepared_file: Path | None, scratch: bool = False):
     """A function returning a fresh backbone with the profile's initial weights: the compact
-    network `prepare` pretrained, or Xception with its weights; `scratch` gives random weights."""
+    network `prepare` pretrained, or Xception with its weights; `scratch` gives random weights.
+    Weights are read from disk once; every call returns an independent copy."""
     if spec.name == "xception":
         weights = "none" if scratch else spec.weights
         resolve_xception_weights(weights)  # fail now, not at the first trial
-        return lambda: xception(weights)
+        return (lambda: xception("none")) if scratch else _copies_of(lambda: xception(weights))
     if scratch or spec.weights == "none":
         return compact
-    return lambda: load_backbone(prepared_file)
+    return _copies_of(lambda: load_backbone(prepared_file))

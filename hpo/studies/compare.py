@@ -20,6 +20,7 @@ from hpo.models import backbone_factory, min_input_size
 from hpo.search import METHODS
 from hpo.search.asha import milestones
 from hpo.space import config_space, constants
+from hpo.training.feature_cache import cache_for
 
 METHOD_ORDER = ("grid", "random", "tpe", "asha")
 
@@ -73,12 +74,12 @@ def check_space(profile, n_layers: int) -> None:
 
 
 def run_method(method: str, profile, seed: int, data, budget_total: int, make_backbone, minimum: int,
-               checkpoints) -> MethodResult:
+               checkpoints, feature_cache=None) -> MethodResult:
     fixed = constants(config_space(profile.space.applied))
     policy = METHODS[method](profile, seed, fixed)
     budget = Budget(budget_total)
     executor = Executor(method, data, make_backbone, minimum, checkpoints, seed,
-                        keep_checkpoints=method == "asha")
+                        keep_checkpoints=method == "asha", feature_cache=feature_cache)
     best, failed, train_seconds, started_method = None, 0, 0.0, time.perf_counter()
     while (job := policy.next_job(budget.remaining)) is not None:
         budget.charge(job.trial, job.epochs)
@@ -126,6 +127,7 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
     make_backbone = backbone_factory(profile.backbone, prepared_dir(profile.name, seed) / BACKBONE_FILE)
     check_space(profile, n_layers=len(make_backbone().layers))
     minimum = min_input_size(profile.backbone.name)
+    feature_cache = cache_for(profile.cache)  # shared by every method and dataset of the study
     tags = {**tracking.provenance_tags("compare", profile, seed, manifest["data_checksum"]),
             "study": f"compare-{profile.name}-seed{seed}", "datasets": ",".join(datasets),
             "methods": ",".join(methods), "budget_epochs": str(budget)}
@@ -139,7 +141,7 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
                 with tracking.child_run(f"{method} {dataset}", {"method": method, "dataset": dataset}):
                     keras.backend.clear_session()
                     r = run_method(method, profile, seed, data, budget, make_backbone, minimum,
-                                   f"{checkpoints}/{dataset}-{method}")
+                                   f"{checkpoints}/{dataset}-{method}", feature_cache)
                     tracking.log_metrics({"budget_used_epochs": r.budget_used, "n_trials": r.n_trials,
                                           "n_failed": r.n_failed, "best_val_accuracy": r.best_val,
                                           "best_test_accuracy": r.best_test, "wall_seconds": r.wall_seconds,

@@ -18,6 +18,8 @@ from hpo.data.images import to_network_input
 from hpo.errors import TrainingDiverged, UserError
 from hpo.models import build_classifier, set_fine_tuned_layers
 from hpo.training.config import TrialConfig
+from hpo.training.feature_cache import FeatureCache
+from hpo.training.frozen import Split, split
 
 OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
@@ -27,6 +29,8 @@ OPTIMIZERS = {
 }
 CHECKPOINT_MODEL = "model.keras"
 CHECKPOINT_STATE = "state.json"
+CHECKPOINT_OPTIMIZER = "optimizer.npz"
+HEAD_LAYERS = ("avg_pool", "head_dropout", "predictions")  # as build_classifier names them
 
 
 @dataclass(frozen=True)
@@ -82,26 +86,60 @@ def _new_model(config: TrialConfig, data: SplitData, backbone_factory: Callable[
         raise UserError(f"input_size={config.input_size} is below this backbone's minimum of {min_input_size}")
     backbone = backbone_factory()
     set_fine_tuned_layers(backbone, config.fine_tuned_layers)
-    model = build_classifier(backbone, data.n_classes, config.dropout, config.input_size)
+    return build_classifier(backbone, data.n_classes, config.dropout, config.input_size)
+
+
+def _backbone_of(model: keras.Model) -> keras.Model:
+    return next(layer for layer in model.layers if isinstance(layer, keras.Model))
+
+
+def _tail_classifier(model: keras.Model, cut: Split, features: list[np.ndarray]) -> keras.Model:
+    """The classifier's trainable part on top of the frozen features, sharing its layers."""
+    inputs = [keras.Input(shape=f.shape[1:], name=f"frozen_{i}") for i, f in enumerate(features)]
+    x = cut.tail(inputs if len(inputs) > 1 else inputs[0]) if cut.tail is not None else inputs[0]
+    for name in HEAD_LAYERS:
+        x = model.get_layer(name)(x)
+    return keras.Model(inputs, x, name="tail_classifier")
+
+
+def _slot(variable) -> str:
+    """An optimizer variable's name without the optimizer's own (adam_3/...), which Keras numbers."""
+    return variable.path.split("/", 1)[-1]
+
+
+def _compile(model: keras.Model, config: TrialConfig, optimizer_state: dict | None) -> None:
     model.compile(optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
+    if optimizer_state is not None:
+        # Optimizer slots are named after the model variable they serve, so the state restores by
+        # name whether the trial trained on cached features or end to end before.
+        model.optimizer.build(model.trainable_variables)
+        missing = [_slot(v) for v in model.optimizer.variables if _slot(v) not in optimizer_state]
+        if missing:
+            raise UserError(f"checkpoint has no optimizer state for {missing[:3]}: it belongs to another model")
+        for v in model.optimizer.variables:
+            v.assign(optimizer_state[_slot(v)])
 
 
-def _resume(config: TrialConfig, path: Path) -> tuple[keras.Model, int]:
-    state_file = Path(path) / CHECKPOINT_STATE
+def _resume(config: TrialConfig, path: Path) -> tuple[keras.Model, int, dict]:
+    path = Path(path)
+    state_file = path / CHECKPOINT_STATE
     if not state_file.is_file():
         raise UserError(f"checkpoint {path} is missing {CHECKPOINT_STATE}: it was not written by fine_tune")
     state = json.loads(state_file.read_text())
     if state["config"] != config.as_dict():
         raise UserError(f"checkpoint {path} belongs to another configuration: {state['config']}")
-    return keras.models.load_model(Path(path) / CHECKPOINT_MODEL), int(state["epochs_done"])
+    with np.load(path / CHECKPOINT_OPTIMIZER) as f:
+        optimizer_state = {name: f[name] for name in f.files}
+    return keras.models.load_model(path / CHECKPOINT_MODEL, compile=False), int(state["epochs_done"]), optimizer_state
 
 
-def save_checkpoint(model: keras.Model, result: TrialResult, path: Path) -> Path:
+def save_checkpoint(model: keras.Model, trained: keras.Model, result: TrialResult, path: Path) -> Path:
+    """The classifier (weights, trainable flags) and the optimizer state of the model that trained."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    model.save(path / CHECKPOINT_MODEL)  # weights, trainable flags and optimizer state
+    model.save(path / CHECKPOINT_MODEL)
+    np.savez(path / CHECKPOINT_OPTIMIZER, **{_slot(v): keras.ops.convert_to_numpy(v) for v in trained.optimizer.variables})
     (path / CHECKPOINT_STATE).write_text(json.dumps({"config": result.config.as_dict(),
                                                      "epochs_done": result.epochs_done}))
     return path
@@ -110,31 +148,45 @@ def save_checkpoint(model: keras.Model, result: TrialResult, path: Path) -> Path
 def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Path | None = None, *,
               backbone_factory: Callable[[], keras.Model], min_input_size: int = 1,
               on_epoch: Callable[[EpochMetrics], None] | None = None, checkpoint_to: Path | None = None,
-              seed: int = 0, evaluate_test: bool = True) -> TrialResult:
+              seed: int = 0, evaluate_test: bool = True, feature_cache: FeatureCache | None = None) -> TrialResult:
     """Train `epochs` more epochs (from scratch, or from the checkpoint `resume_from`).
 
     `backbone_factory` returns a fresh backbone with its initial (pretrained) weights. The same
-    seed and inputs give the same initial head, data order and so the same curve.
+    seed and inputs give the same initial head, data order and so the same curve. With a
+    `feature_cache` and k < L, the frozen prefix runs once per image (see frozen.py) and only
+    the tail trains on its output: the same model, trained on the same numbers.
     """
     if epochs < 0:
         raise UserError(f"epochs must be >= 0, got {epochs}")
     keras.utils.set_random_seed(seed)
     if resume_from is None:
-        model, start = _new_model(config, data, backbone_factory, min_input_size), 0
+        model, start, optimizer_state = _new_model(config, data, backbone_factory, min_input_size), 0, None
     else:
-        model, start = _resume(config, resume_from)
+        model, start, optimizer_state = _resume(config, resume_from)
         keras.utils.set_random_seed(seed + start)  # a new data order for the new epochs
     result = TrialResult(config, epochs_done=start)
-    x_train = to_network_input(data.x_train, config.input_size)
-    x_val = to_network_input(data.x_val, config.input_size)
+    backbone = _backbone_of(model)
+    inputs = None
+    if feature_cache is not None and config.fine_tuned_layers < len(backbone.layers):
+        cut = split(backbone, config.fine_tuned_layers)
+        sets = (data.x_train, data.x_val) + ((data.x_test,) if evaluate_test else ())
+        parts = [feature_cache.features(cut.prefix, images, config.input_size, cut.cut) for images in sets]
+        if all(p is not None for p in parts):
+            trained = _tail_classifier(model, cut, parts[0])
+            inputs = parts + ([] if evaluate_test else [None])
+    if inputs is None:
+        trained = model
+        inputs = [to_network_input(x, config.input_size) for x in (data.x_train, data.x_val)]
+        inputs.append(to_network_input(data.x_test, config.input_size) if evaluate_test else None)
+    _compile(trained, config, optimizer_state)
+    x_train, x_val, x_test = inputs
     if epochs:
-        model.fit(x_train, data.y_train, batch_size=config.batch_size, epochs=start + epochs,
-                  initial_epoch=start, validation_data=(x_val, data.y_val), shuffle=True, verbose=0,
-                  callbacks=[_EpochReporter(result, on_epoch)])
+        trained.fit(x_train, data.y_train, batch_size=config.batch_size, epochs=start + epochs,
+                    initial_epoch=start, validation_data=(x_val, data.y_val), shuffle=True, verbose=0,
+                    callbacks=[_EpochReporter(result, on_epoch)])
     if evaluate_test:
-        x_test = to_network_input(data.x_test, config.input_size)
-        result.test_accuracy = float(model.evaluate(x_test, data.y_test, batch_size=256, verbose=0,
-                                                    return_dict=True)["accuracy"])
+        result.test_accuracy = float(trained.evaluate(x_test, data.y_test, batch_size=256, verbose=0,
+                                                      return_dict=True)["accuracy"])
     if checkpoint_to is not None:
-        result.checkpoint = save_checkpoint(model, result, checkpoint_to)
+        result.checkpoint = save_checkpoint(model, trained, result, checkpoint_to)
     return result

@@ -67,3 +67,20 @@ def test_input_below_the_backbone_minimum(setup):
     small = TrialConfig(**{**CONFIG.as_dict(), "input_size": 16})
     with pytest.raises(UserError, match="input_size=16 is below this backbone's minimum of 32"):
         fine_tune(small, data, 1, backbone_factory=factory, min_input_size=32)
+
+
+def test_resume_is_exact_with_and_without_the_feature_cache(setup, tmp_path):
+    """1 epoch, a checkpoint, 2 more epochs: the cached and the end-to-end path reach the same loss
+    (up to float rounding), so weights and optimizer state survive the checkpoint in both."""
+    from hpo.training.feature_cache import FeatureCache
+
+    data, factory = setup
+    config = TrialConfig(**{**CONFIG.as_dict(), "optimizer": "rmsprop"})
+    finals = []
+    for cache in (None, FeatureCache()):
+        fine_tune(config, data, 1, backbone_factory=factory, checkpoint_to=tmp_path / str(cache), seed=4,
+                  feature_cache=cache, evaluate_test=False)
+        resumed = fine_tune(config, data, 2, resume_from=tmp_path / str(cache), backbone_factory=factory, seed=4,
+                            feature_cache=cache)
+        finals.append(resumed.history[-1].train_loss)
+    assert finals[0] == pytest.approx(finals[1], rel=1e-3)
