@@ -11,11 +11,10 @@ MLFLOW_RUN := mlflow run . --env-manager local
 setup:
 	@bash scripts/setup.sh
 
-# The main job on the embedded default: prepare, then one fine-tuning trial per target dataset.
+# The main job on the embedded default: prepare, then Study II (compare).
 run: setup
 	$(MLFLOW_RUN) -e prepare --experiment-name prepare -P profile=$(PROFILE) -P seed=$(SEED)
-	$(MLFLOW_RUN) -e train --experiment-name train -P profile=$(PROFILE) -P seed=$(SEED) -P dataset=fashion
-	$(MLFLOW_RUN) -e train --experiment-name train -P profile=$(PROFILE) -P seed=$(SEED) -P dataset=digits
+	$(MLFLOW_RUN) -e compare --experiment-name compare -P profile=$(PROFILE) -P seed=$(SEED)
 
 # Every test, slow ones included (what CI runs).
 test: setup

@@ -1,9 +1,8 @@
-"""What a study spends outside training: one suggestion per method, one epoch logged to MLflow.
+"""What a study spends outside training: one suggestion of each method.
 
 Run with `make bench`; pytest-benchmark prints the table and saves JSON under .benchmarks/.
 """
 
-import mlflow
 import pytest
 
 from hpo.budget import Budget
@@ -26,12 +25,3 @@ def test_one_suggestion_after_15_results(benchmark, name):
         return (method, budget), {}
 
     benchmark.pedantic(lambda method, budget: method.next_job(budget.remaining), setup=setup, rounds=10)
-
-
-def test_log_one_epoch_to_sqlite(benchmark, tmp_path):
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'bench.db'}")
-    mlflow.set_experiment("bench")
-    metrics = {"train_loss": 0.5, "train_accuracy": 0.8, "val_loss": 0.6, "val_accuracy": 0.75}
-    with mlflow.start_run():
-        step = iter(range(1, 10**6))
-        benchmark(lambda: mlflow.log_metrics(metrics, step=next(step)))
