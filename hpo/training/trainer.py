@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import math
 import time
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -17,6 +19,7 @@ from hpo.data.base import SplitData
 from hpo.data.images import to_network_input
 from hpo.errors import TrainingDiverged, UserError
 from hpo.models import build_classifier, set_fine_tuned_layers
+from hpo.models.finetune import reset_head
 from hpo.training.config import TrialConfig
 from hpo.training.feature_cache import FeatureCache
 from hpo.training.frozen import Split, split
@@ -27,7 +30,7 @@ OPTIMIZERS = {
     "rmsprop": keras.optimizers.RMSprop,
     "sgd": keras.optimizers.SGD,
 }
-CHECKPOINT_MODEL = "model.keras"
+CHECKPOINT_MODEL = "model.weights.h5"
 CHECKPOINT_STATE = "state.json"
 CHECKPOINT_OPTIMIZER = "optimizer.npz"
 HEAD_LAYERS = ("avg_pool", "head_dropout", "predictions")  # as build_classifier names them
@@ -80,15 +83,6 @@ class _EpochReporter(keras.callbacks.Callback):
             raise TrainingDiverged(f"loss became {m.train_loss} at epoch {m.epoch}")
 
 
-def _new_model(config: TrialConfig, data: SplitData, backbone_factory: Callable[[], keras.Model],
-               min_input_size: int) -> keras.Model:
-    if config.input_size < min_input_size:
-        raise UserError(f"input_size={config.input_size} is below this backbone's minimum of {min_input_size}")
-    backbone = backbone_factory()
-    set_fine_tuned_layers(backbone, config.fine_tuned_layers)
-    return build_classifier(backbone, data.n_classes, config.dropout, config.input_size)
-
-
 def _backbone_of(model: keras.Model) -> keras.Model:
     return next(layer for layer in model.layers if isinstance(layer, keras.Model))
 
@@ -107,13 +101,58 @@ def _slot(variable) -> str:
     return variable.path.split("/", 1)[-1]
 
 
-def _compile(model: keras.Model, config: TrialConfig, optimizer_state: dict | None) -> None:
-    model.compile(optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+@dataclass
+class _Compiled:
+    """A classifier built, split and compiled once, reused by every trial with the same
+    architecture, fine-tuned depth, optimizer and input size (building and tracing the training
+    step costs seconds, more than a short trial trains)."""
+
+    model: keras.Model  # the whole classifier
+    initial: list  # the backbone's weights as the factory made them
+    cut: Split | None = None  # where the frozen prefix ends, when features may be cached
+    tails: dict = field(default_factory=dict)  # boundary shapes -> compiled tail classifier
+
+
+# backbone factory -> (depth, optimizer, input size, classes) -> _Compiled; dropped with the factory
+_POOL: "weakref.WeakKeyDictionary[Callable, OrderedDict]" = weakref.WeakKeyDictionary()
+POOL_SIZE = 8
+
+
+def _compiled(config: TrialConfig, data: SplitData, backbone_factory: Callable[[], keras.Model],
+              min_input_size: int, seed: int) -> _Compiled:
+    """A classifier for this configuration with the backbone's initial weights and a head as
+    build_classifier(seed) makes it: from the pool when one was built before, else new."""
+    if config.input_size < min_input_size:
+        raise UserError(f"input_size={config.input_size} is below this backbone's minimum of {min_input_size}")
+    models = _POOL.setdefault(backbone_factory, OrderedDict())
+    key = (config.fine_tuned_layers, config.optimizer, config.input_size, data.n_classes)
+    entry = models.get(key)
+    if entry is None:
+        backbone = backbone_factory()
+        set_fine_tuned_layers(backbone, config.fine_tuned_layers)
+        model = build_classifier(backbone, data.n_classes, config.dropout, config.input_size, seed=seed)
+        entry = models[key] = _Compiled(model, backbone.get_weights())
+        while len(models) > POOL_SIZE:
+            models.popitem(last=False)
+    else:
+        models.move_to_end(key)
+        _backbone_of(entry.model).set_weights(entry.initial)
+        reset_head(entry.model, config.dropout, seed)
+    return entry
+
+
+def _ready(model: keras.Model, config: TrialConfig, optimizer_state: dict | None) -> None:
+    """Compile once; later trials zero the optimizer's state and set their learning rate."""
+    if getattr(model, "optimizer", None) is None or type(model.optimizer) is not OPTIMIZERS[config.optimizer]:
+        model.compile(optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.optimizer.build(model.trainable_variables)
+    for v in model.optimizer.variables:
+        v.assign(keras.ops.zeros_like(v))
+    model.optimizer.learning_rate = config.learning_rate
     if optimizer_state is not None:
         # Optimizer slots are named after the model variable they serve, so the state restores by
         # name whether the trial trained on cached features or end to end before.
-        model.optimizer.build(model.trainable_variables)
         missing = [_slot(v) for v in model.optimizer.variables if _slot(v) not in optimizer_state]
         if missing:
             raise UserError(f"checkpoint has no optimizer state for {missing[:3]}: it belongs to another model")
@@ -121,7 +160,7 @@ def _compile(model: keras.Model, config: TrialConfig, optimizer_state: dict | No
             v.assign(optimizer_state[_slot(v)])
 
 
-def _resume(config: TrialConfig, path: Path) -> tuple[keras.Model, int, dict]:
+def _read_checkpoint(config: TrialConfig, path: Path) -> tuple[int, dict]:
     path = Path(path)
     state_file = path / CHECKPOINT_STATE
     if not state_file.is_file():
@@ -130,15 +169,14 @@ def _resume(config: TrialConfig, path: Path) -> tuple[keras.Model, int, dict]:
     if state["config"] != config.as_dict():
         raise UserError(f"checkpoint {path} belongs to another configuration: {state['config']}")
     with np.load(path / CHECKPOINT_OPTIMIZER) as f:
-        optimizer_state = {name: f[name] for name in f.files}
-    return keras.models.load_model(path / CHECKPOINT_MODEL, compile=False), int(state["epochs_done"]), optimizer_state
+        return int(state["epochs_done"]), {name: f[name] for name in f.files}
 
 
 def save_checkpoint(model: keras.Model, trained: keras.Model, result: TrialResult, path: Path) -> Path:
-    """The classifier (weights, trainable flags) and the optimizer state of the model that trained."""
+    """The classifier's weights and the optimizer state of the model that trained."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    model.save(path / CHECKPOINT_MODEL)
+    model.save_weights(path / CHECKPOINT_MODEL)
     np.savez(path / CHECKPOINT_OPTIMIZER, **{_slot(v): keras.ops.convert_to_numpy(v) for v in trained.optimizer.variables})
     (path / CHECKPOINT_STATE).write_text(json.dumps({"config": result.config.as_dict(),
                                                      "epochs_done": result.epochs_done}))
@@ -159,26 +197,28 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
     if epochs < 0:
         raise UserError(f"epochs must be >= 0, got {epochs}")
     keras.utils.set_random_seed(seed)
-    if resume_from is None:
-        model, start, optimizer_state = _new_model(config, data, backbone_factory, min_input_size), 0, None
-    else:
-        model, start, optimizer_state = _resume(config, resume_from)
+    entry = _compiled(config, data, backbone_factory, min_input_size, seed)
+    model, backbone = entry.model, _backbone_of(entry.model)
+    start, optimizer_state = 0, None
+    if resume_from is not None:
+        start, optimizer_state = _read_checkpoint(config, resume_from)
+        model.load_weights(Path(resume_from) / CHECKPOINT_MODEL)
         keras.utils.set_random_seed(seed + start)  # a new data order for the new epochs
     result = TrialResult(config, epochs_done=start)
-    backbone = _backbone_of(model)
-    inputs = None
+    trained, inputs = model, None
     if feature_cache is not None and config.fine_tuned_layers < len(backbone.layers):
-        cut = split(backbone, config.fine_tuned_layers)
+        entry.cut = entry.cut or split(backbone, config.fine_tuned_layers)
         sets = (data.x_train, data.x_val) + ((data.x_test,) if evaluate_test else ())
-        parts = [feature_cache.features(cut.prefix, images, config.input_size, cut.cut) for images in sets]
+        parts = [feature_cache.features(entry.cut.prefix, images, config.input_size, entry.cut.cut) for images in sets]
         if all(p is not None for p in parts):
-            trained = _tail_classifier(model, cut, parts[0])
-            inputs = parts + ([] if evaluate_test else [None])
+            shapes = tuple(f.shape[1:] for f in parts[0])
+            if shapes not in entry.tails:
+                entry.tails[shapes] = _tail_classifier(model, entry.cut, parts[0])
+            trained, inputs = entry.tails[shapes], parts + ([] if evaluate_test else [None])
     if inputs is None:
-        trained = model
         inputs = [to_network_input(x, config.input_size) for x in (data.x_train, data.x_val)]
         inputs.append(to_network_input(data.x_test, config.input_size) if evaluate_test else None)
-    _compile(trained, config, optimizer_state)
+    _ready(trained, config, optimizer_state)
     x_train, x_val, x_test = inputs
     if epochs:
         trained.fit(x_train, data.y_train, batch_size=config.batch_size, epochs=start + epochs,

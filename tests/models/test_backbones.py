@@ -51,8 +51,10 @@ def test_classifier_head_and_frozen_batch_norm_in_inference_mode():
     backbone = compact()
     set_fine_tuned_layers(backbone, 0)
     model = build_classifier(backbone, n_classes=5, dropout=0.3, input_size=32)
-    assert [type(layer).__name__ for layer in model.layers[-3:]] == ["GlobalAveragePooling2D", "Dropout", "Dense"]
-    assert model.layers[-2].rate == 0.3 and model.output_shape == (None, 5)
+    assert [type(layer).__name__ for layer in model.layers[-3:]] == ["GlobalAveragePooling2D", "HeadDropout", "Dense"]
+    assert float(model.layers[-2].rate) == pytest.approx(0.3) and model.output_shape == (None, 5)
+    dropped = np.asarray(model.layers[-2](np.ones((2000, 10), "float32"), training=True))
+    assert abs((dropped == 0).mean() - 0.3) < 0.02 and np.allclose(dropped[dropped > 0], 1 / 0.7)
     x = np.random.default_rng(0).normal(size=(4, 32, 32, 3)).astype("float32")
     # frozen: training=True must not change the backbone's output (BN uses moving statistics)
     assert np.allclose(backbone(x, training=True), backbone(x, training=False), atol=1e-5)

@@ -43,7 +43,7 @@ def test_checkpoint_and_resume_continue_the_count(setup, tmp_path):
     data, factory = setup
     first = fine_tune(CONFIG, data, 1, backbone_factory=factory, checkpoint_to=tmp_path / "ckpt",
                       evaluate_test=False)
-    assert first.epochs_done == 1 and (tmp_path / "ckpt" / "model.keras").is_file()
+    assert first.epochs_done == 1 and (tmp_path / "ckpt" / "model.weights.h5").is_file()
     resumed = fine_tune(CONFIG, data, 2, resume_from=tmp_path / "ckpt", backbone_factory=factory,
                         checkpoint_to=tmp_path / "ckpt")
     assert [m.epoch for m in resumed.history] == [2, 3] and resumed.epochs_done == 3
@@ -84,3 +84,19 @@ def test_resume_is_exact_with_and_without_the_feature_cache(setup, tmp_path):
                             feature_cache=cache)
         finals.append(resumed.history[-1].train_loss)
     assert finals[0] == pytest.approx(finals[1], rel=1e-3)
+
+
+def test_a_reused_compiled_model_trains_like_a_new_one(setup):
+    """Trials of the same depth, optimizer and input size reuse one compiled model (no rebuild, no
+    retrace); reset to the initial weights, it gives the curve a newly built model gives."""
+    from hpo.training import trainer
+
+    data, factory = setup
+    other = TrialConfig(**{**CONFIG.as_dict(), "dropout": 0.05, "learning_rate": 0.01})
+    shared = lambda: factory()  # noqa: E731  (one factory: its trials share the pool)
+    fine_tune(CONFIG, data, 1, backbone_factory=shared, seed=2, evaluate_test=False)
+    reused = fine_tune(other, data, 2, backbone_factory=shared, seed=9)
+    assert len(trainer._POOL[shared]) == 1  # the second trial found the first one's model
+    fresh = fine_tune(other, data, 2, backbone_factory=lambda: factory(), seed=9)
+    assert [m.train_loss for m in reused.history] == pytest.approx([m.train_loss for m in fresh.history], rel=1e-5)
+    assert reused.test_accuracy == pytest.approx(fresh.test_accuracy, abs=1e-6)
