@@ -108,15 +108,6 @@ def compact(widths: tuple[int, ...] = (16, 32, 48, 96, 128, 192)) -> keras.Model
     return keras.Model(img, x, name="compact")
 
 
-def build_backbone(name: str, weights: str = "none") -> keras.Model:
-    """A fresh backbone: `compact` is always random here (prepare pretrains it)."""
-    if name == "xception":
-        return xception(weights)
-    if name == "compact":
-        return compact()
-    raise UserError(f"unknown backbone {name!r}: use 'xception' or 'compact'")
-
-
 def load_backbone(path: Path) -> keras.Model:
     """A backbone saved by `prepare`."""
     if not Path(path).is_file():
