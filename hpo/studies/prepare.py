@@ -5,6 +5,8 @@ Fine-tuning stages only load what this stage wrote; they never split or pretrain
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 
 from hpo import tracking
@@ -60,7 +62,7 @@ def run_prepare(profile, seed: int, force: bool = False) -> dict:
     directory.mkdir(parents=True, exist_ok=True)
     with tracking.stage_run("prepare", f"prepare {profile.name} seed {seed}",
                             tracking.provenance_tags("prepare", profile, seed, data_checksum)):
-        tracking.log_text(open(profile.source_file).read() if profile.source_file else "", "profile.yaml")
+        tracking.log_text(Path(profile.source_file).read_text() if profile.source_file else "", "profile.yaml")
         datasets = {}
         for name, data in splits.items():
             save_split(data, directory / f"{name}.npz")

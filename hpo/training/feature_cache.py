@@ -43,17 +43,23 @@ class FeatureCache:
             known = self._fingerprints[id(images)] = (images, fingerprint(images))
         return known[1]
 
-    def key(self, images: np.ndarray, input_size: int, cut: int, prefix: keras.Model) -> str:
-        weights = fingerprint(*(np.asarray(w) for w in prefix.get_weights()))
+    @staticmethod
+    def weights_key(prefix: keras.Model) -> str:
+        """Fingerprint of the frozen prefix's weights: hash it once per trial, not once per split."""
+        return fingerprint(*(np.asarray(w) for w in prefix.get_weights()))
+
+    def key(self, images: np.ndarray, input_size: int, cut: int, prefix: keras.Model, weights: str) -> str:
         return hashlib.sha1(f"{self._images_id(images)}|{input_size}|{cut}|{prefix.name}|{weights}".encode()).hexdigest()
 
     @property
     def memory_used(self) -> int:
         return sum(a.nbytes for arrays in self._memory.values() for a in arrays)
 
-    def features(self, prefix: keras.Model, images: np.ndarray, input_size: int, cut: int) -> list[np.ndarray] | None:
-        """The prefix's outputs for `images` (one array per boundary tensor), or None if too big."""
-        key = self.key(images, input_size, cut, prefix)
+    def features(self, prefix: keras.Model, images: np.ndarray, input_size: int, cut: int,
+                 weights: str | None = None) -> list[np.ndarray] | None:
+        """The prefix's outputs for `images` (one array per boundary tensor), or None if too big.
+        `weights` is weights_key(prefix), when the caller already has it."""
+        key = self.key(images, input_size, cut, prefix, weights or self.weights_key(prefix))
         if key in self._memory:
             self._memory.move_to_end(key)
             self.hits += 1

@@ -209,7 +209,9 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
     if feature_cache is not None and config.fine_tuned_layers < len(backbone.layers):
         entry.cut = entry.cut or split(backbone, config.fine_tuned_layers)
         sets = (data.x_train, data.x_val) + ((data.x_test,) if evaluate_test else ())
-        parts = [feature_cache.features(entry.cut.prefix, images, config.input_size, entry.cut.cut) for images in sets]
+        weights = feature_cache.weights_key(entry.cut.prefix)
+        parts = [feature_cache.features(entry.cut.prefix, images, config.input_size, entry.cut.cut, weights)
+                 for images in sets]
         if all(p is not None for p in parts):
             shapes = tuple(f.shape[1:] for f in parts[0])
             if shapes not in entry.tails:
