@@ -1,0 +1,1 @@
+"""Analyses of finished studies: hyperparameter importance (fANOVA) and its figures."""
