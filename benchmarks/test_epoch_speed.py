@@ -18,7 +18,7 @@ from hpo.training.feature_cache import FeatureCache
 
 CASES = {  # backbone: (factory, input size, layers, training images)
     "xception": (lambda: xception("none"), 71, 132, 256),
-    "compact": (compact, 32, 42, 1500),
+    "compact": (compact, 32, 42, 1000),
 }
 EPOCHS = 3
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
@@ -30,6 +31,8 @@ def _import_backend_quietly() -> None:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+    # Retracing notices (models of several input sizes share one process) are not the user's to fix.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def _integer(text: str) -> int:
@@ -65,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_integer, default=5)
     train.add_argument("--init", default="pretrained", help="pretrained (default) or scratch: random backbone weights")
 
+    importance = stages.add_parser("importance", help="Study I: random trainings over the initial space, then fANOVA")
+    _common(importance)
+    importance.add_argument("--datasets", default="all", help="comma-separated target datasets (default: all)")
+
     compare = stages.add_parser("compare", help="Study II: grid, random, TPE and ASHA under one epoch budget")
     _common(compare)
     compare.add_argument("--datasets", default="all", help="comma-separated target datasets (default: all)")
@@ -94,6 +101,9 @@ def run(args: argparse.Namespace) -> None:
             fine_tuned_layers=args.fine_tuned_layers, input_size=args.input_size, batch_size=args.batch_size)
         dataset = args.dataset or profile.datasets.targets[0].name
         run_train(profile, args.seed, dataset, hyperparameters, args.epochs, init=args.init)
+    elif args.stage == "importance":
+        from hpo.studies.importance import run_importance
+        run_importance(profile, args.seed, _list(args.datasets))
     elif args.stage == "compare":
         from hpo.studies.compare import run_compare
         run_compare(profile, args.seed, _list(args.datasets), _list(args.methods), args.budget or None)

@@ -38,8 +38,10 @@ class TrialRecord:
 
 class Executor:
     def __init__(self, method: str, data: SplitData, backbone_factory: Callable, min_input_size: int,
-                 checkpoints: Path, seed: int, keep_checkpoints: bool, feature_cache=None):
+                 checkpoints: Path, seed: int, keep_checkpoints: bool, feature_cache=None,
+                 tags: dict[str, str] | None = None):
         self.method, self.data, self.backbone_factory = method, data, backbone_factory
+        self.tags = tags or {}  # added to every trial run (a study's name, to find its trials again)
         self.min_input_size, self.checkpoints, self.seed = min_input_size, Path(checkpoints), seed
         self.keep_checkpoints = keep_checkpoints  # only methods that resume trials need them
         self.feature_cache = feature_cache
@@ -47,7 +49,8 @@ class Executor:
 
     def run(self, job: Job) -> Outcome:
         record = self.trials.get(job.trial)
-        tags = {"method": self.method, "dataset": self.data.name, "trial": str(job.trial), "status": "RUNNING"}
+        tags = {**self.tags, "method": self.method, "dataset": self.data.name, "trial": str(job.trial),
+                "status": "RUNNING"}
         if job.rung is not None:
             tags["rung"] = str(job.rung)
         trained = []

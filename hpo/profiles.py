@@ -7,6 +7,7 @@ budgets) and turns the first problem into one `UserError` line naming the key.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -192,6 +193,13 @@ class Profile(_Strict):
     cache: CacheSpec = CacheSpec()
     source_file: str = ""  # set by load_profile
     checksum: str = ""  # sha256 of the YAML text, set by load_profile
+
+    @property
+    def prepare_checksum(self) -> str:
+        """sha256 of what `prepare` reads (the datasets and the backbone): a prepared folder stays
+        valid while only the search space, budgets or study settings change."""
+        sections = self.model_dump(mode="json", include={"name", "datasets", "backbone"})
+        return hashlib.sha256(json.dumps(sections, sort_keys=True).encode()).hexdigest()
 
     @model_validator(mode="after")
     def _consistent(self):

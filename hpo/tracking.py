@@ -158,3 +158,46 @@ def tag_run(run_id: str, tags: dict[str, str]) -> None:
     client = MlflowClient()
     for key, value in tags.items():
         client.set_tag(run_id, key, value)
+
+
+def _all_experiment_ids(client: MlflowClient) -> list[str]:
+    return [e.experiment_id for e in client.search_experiments()]
+
+
+def find_finished_trial(tags: dict[str, str], params: dict, epochs: int) -> str | None:
+    """The id of an earlier trial run with these tags and parameters that trained `epochs`
+    epochs to the end (or diverged: retraining would diverge again), newest first; else None.
+    Searched in every experiment: `mlflow run` may have put the study anywhere."""
+    client = MlflowClient()
+    where = " and ".join(f"tags.{k} = '{v}'" for k, v in tags.items())
+    for run in client.search_runs(_all_experiment_ids(client), where, order_by=["attributes.start_time DESC"]):
+        status, error = run.data.tags.get("status"), run.data.tags.get("error", "")
+        if not (status == "FINISHED" or (status == "FAILED" and error.startswith("TrainingDiverged"))):
+            continue
+        logged = run.data.params
+        if run.data.metrics.get("epochs") == epochs and set(logged) == {str(k) for k in params} and all(
+                _same_value(logged[str(k)], str(v)) for k, v in params.items()):
+            return run.info.run_id
+    return None
+
+
+def copy_trial(source_run_id: str) -> dict:
+    """Record an earlier trial in the active run: its parameters, metric histories and status,
+    tagged `reused_from`; returns its latest metrics and tags."""
+    from mlflow.entities import Metric
+
+    client = MlflowClient()
+    source = client.get_run(source_run_id)
+    run_id = active_run_id()
+    history = [Metric(m.key, m.value, m.timestamp, m.step)
+               for key in source.data.metrics for m in client.get_metric_history(source_run_id, key)]
+    for start in range(0, len(history), 1000):  # MLflow's batch limit
+        client.log_batch(run_id, metrics=history[start:start + 1000])
+    log_params(source.data.params)
+    keep = {k: v for k, v in source.data.tags.items() if k in ("status", "error")}
+    mlflow.set_tags({**keep, "reused_from": source_run_id})
+    return {"metrics": source.data.metrics, "tags": source.data.tags}
+
+
+def log_artifacts(folder: Path, artifact_path: str) -> None:
+    mlflow.log_artifacts(str(folder), artifact_path)

@@ -11,6 +11,14 @@ def test_the_three_profiles_load():
         assert profile.name == name and len(profile.checksum) == 64
 
 
+def test_prepared_data_depends_on_datasets_and_backbone_only():
+    text = (PROFILES_DIR / "smoke.yaml").read_text()
+    smoke = parse_profile(text)
+    assert parse_profile(text.replace("trainings: 6", "trainings: 7")).prepare_checksum == smoke.prepare_checksum
+    assert parse_profile(text.replace("train: 200", "train: 201", 1)).prepare_checksum != smoke.prepare_checksum
+    assert parse_profile(text.replace("epochs: 1\n", "epochs: 2\n", 1)).prepare_checksum != smoke.prepare_checksum
+
+
 def test_paper_profile_is_the_protocol():
     p = load_profile("paper")
     assert (p.budget.epochs, p.budget.configurations, p.budget.epochs_per_configuration, p.budget.tpe_startup) == \
@@ -41,7 +49,7 @@ def _broken(old: str, new: str) -> str:
      r"space\.initial\.learning_rate: low \(0\.1\) must be below high"),
     ("dropout: {low: 0.01, high: 0.4}", "dropout: {low: 0.01, high: 1.5}", r"space\.initial: dropout: must lie in"),
     ("optimizer: [adam, adadelta, rmsprop, sgd]", "optimizer: [adam, nesterov]", r"space\.initial\.optimizer\.1"),
-    ("      train: 1500", "", r"datasets\.targets\.0\.train: required key is missing"),
+    ("      train: 1000             # small, as fine-tuning sets are: pretraining pays off visibly", "", r"datasets\.targets\.0\.train: required key is missing"),
     ("  tpe_startup: 4", "  tpe_startup: 40", r"budget: tpe_startup \(40\) exceeds configurations"),
 ])
 def test_malformed_profile_gives_one_line_naming_the_key(old, new, message):

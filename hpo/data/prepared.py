@@ -79,8 +79,8 @@ def require_prepared(profile, seed: int) -> tuple[Path, dict]:
     hint = f"run `hpo prepare --profile {profile.argument} --seed {seed}` first"
     if manifest is None:
         raise UserError(f"no prepared data in {directory}: {hint}")
-    if manifest.get("profile_checksum") != profile.checksum:
-        raise UserError(f"the data in {directory} was prepared from another version of profile {profile.name}: {hint}")
+    if manifest.get("profile_checksum") != profile.prepare_checksum:
+        raise UserError(f"the data in {directory} was prepared from other datasets or backbone settings of profile {profile.name}: {hint}")
     return directory, manifest
 
 

@@ -50,7 +50,7 @@ def _pretrain(profile, seed: int, directory) -> dict:
 def run_prepare(profile, seed: int, force: bool = False) -> dict:
     directory = prepared_dir(profile.name, seed)
     manifest = read_manifest(directory)
-    if manifest and manifest.get("profile_checksum") == profile.checksum and not force:
+    if manifest and manifest.get("profile_checksum") == profile.prepare_checksum and not force:
         print(f"already prepared in {directory} (data checksum {manifest['data_checksum'][:12]}); "
               f"--force prepares again", flush=True)
         return manifest
@@ -69,7 +69,7 @@ def run_prepare(profile, seed: int, force: bool = False) -> dict:
             datasets[name] = {"checksum": checksums[name], **_describe(data)}
             print(f"{name}: {datasets[name]['train']} train / {datasets[name]['val']} val / "
                   f"{datasets[name]['test']} test (balanced), {data.n_classes} classes", flush=True)
-        manifest = {"profile": profile.name, "profile_checksum": profile.checksum, "seed": seed,
+        manifest = {"profile": profile.name, "profile_checksum": profile.prepare_checksum, "seed": seed,
                     "data_checksum": data_checksum, "datasets": datasets, "backbone": {"name": profile.backbone.name}}
         if profile.backbone.name == "compact" and profile.backbone.weights == "pretrained":
             manifest["backbone"].update(_pretrain(profile, seed, directory))

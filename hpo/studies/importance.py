@@ -1,0 +1,178 @@
+"""`importance` (Study I, Tables 4-5, Fig. 3): N trainings per dataset with configurations drawn
+at random from the initial space (Table 2A), then fANOVA on their validation accuracies, per
+dataset and pooled over all datasets.
+
+Run tree: study run -> one child per dataset -> one grandchild per training. A training already
+recorded for the same study (profile and seed), dataset, data and configuration is copied from
+the tracking store, not trained again, so a rerun finishes what an interrupted one left.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import pandas as pd
+
+from hpo import tracking
+from hpo.data.prepared import BACKBONE_FILE, load_prepared, prepared_dir, require_prepared
+from hpo.errors import UserError
+from hpo.executor import Executor
+from hpo.models import backbone_factory, min_input_size
+from hpo.report.importance import ImportanceResult, fanova_importances, plot_marginals
+from hpo.search.base import Job
+from hpo.space import config_space, sample_configurations
+from hpo.training.feature_cache import cache_for
+
+POOLED = "all datasets"
+TOP_PAIRS = 2  # Table 5 lists the two most important pairs
+
+
+@dataclass
+class Training:
+    config: dict
+    val_accuracy: float  # NaN when the training failed
+    test_accuracy: float
+    reused: bool
+
+
+def configurations(profile, seed: int, dataset_index: int) -> list[dict]:
+    """The dataset's N configurations: independent draws per dataset, fixed by the seed."""
+    space = config_space(profile.space.initial)
+    return sample_configurations(space, profile.importance.trainings, seed + 1000 * dataset_index)
+
+
+def check_space(profile, n_layers: int) -> None:
+    initial = profile.space.initial
+    too_deep = [k for k in initial.fine_tuned_layers if k > n_layers]
+    if too_deep:
+        raise UserError(f"space.initial: fine_tuned_layers {too_deep} exceed the {profile.backbone.name} "
+                        f"backbone ({n_layers} layers)")
+    small = [s for s in initial.input_size if s < min_input_size(profile.backbone.name)]
+    if small:
+        raise UserError(f"space.initial.input_size {small} is below the {profile.backbone.name} minimum")
+
+
+def _train_dataset(executor: Executor, configs: list[dict], epochs: int, tags: dict) -> list[Training]:
+    trainings = []
+    for trial, config in enumerate(configs):
+        trial_tags = {**tags, "trial": str(trial)}
+        started = time.perf_counter()
+        earlier = tracking.find_finished_trial(trial_tags, config, epochs)
+        if earlier:
+            with tracking.child_run(f"importance trial {trial}", {**trial_tags, "method": "random"}):
+                copied = tracking.copy_trial(earlier)
+            metrics, ok = copied["metrics"], copied["tags"].get("status") == "FINISHED"
+            result = Training(config, metrics.get("val_accuracy", math.nan) if ok else math.nan,
+                              metrics.get("test_accuracy", math.nan) if ok else math.nan, reused=True)
+        else:
+            outcome = executor.run(Job(trial, config, 0, epochs))
+            result = Training(config, outcome.score, outcome.test_accuracy, reused=False)
+        trainings.append(result)
+        how = "reused" if result.reused else f"{time.perf_counter() - started:.1f} s"
+        print(f"[{executor.data.name} importance] training {trial + 1}/{len(configs)} "
+              f"lr={config['learning_rate']:.2g} k={config['fine_tuned_layers']} {config['optimizer']} "
+              f"{config['input_size']}px batch {config['batch_size']}: val {result.val_accuracy:.4f} ({how})",
+              flush=True)
+    return trainings
+
+
+def _analyse(profile, seed: int, trainings: list[Training], label: str, out: Path) -> ImportanceResult:
+    result = fanova_importances(config_space(profile.space.initial), [t.config for t in trainings],
+                                [t.val_accuracy for t in trainings], seed=seed)
+    tracking.log_metrics({f"importance_{row.hyperparameter}": row.importance for row in result.individual.itertuples()}
+                         | {f"importance_std_{row.hyperparameter}": row.std for row in result.individual.itertuples()})
+    folder = out / label.replace(" ", "_")
+    plot_marginals(result, folder, ylabel=f"predicted val accuracy ({label})")
+    tracking.log_artifacts(folder, f"marginals/{folder.name}")
+    return result
+
+
+def importance_table(results: dict[str, ImportanceResult]) -> pd.DataFrame:
+    """Table 4 / A.8: importance (std over the forest's trees) per hyperparameter and dataset."""
+    frame = None
+    for label, result in results.items():
+        column = result.individual.set_index("hyperparameter")
+        part = pd.DataFrame({label: column["importance"].round(3), f"{label} std": column["std"].round(3)})
+        frame = part if frame is None else frame.join(part, how="outer")
+    if POOLED in results:
+        frame = frame.sort_values(POOLED, ascending=False)
+    return frame.reset_index()
+
+
+def pairs_table(results: dict[str, ImportanceResult]) -> pd.DataFrame:
+    """Table 5: the most important pairs of hyperparameters per dataset."""
+    rows = []
+    for label, result in results.items():
+        row = {"dataset": label}
+        for i, pair in enumerate(result.pairs.head(TOP_PAIRS).itertuples(), start=1):
+            row[f"set {i}"] = f"{pair.first} & {pair.second}"
+            row[f"set {i} importance"] = round(pair.importance, 3)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def run_importance(profile, seed: int, datasets: list[str] | None = None) -> dict[str, ImportanceResult]:
+    datasets = datasets or [t.name for t in profile.datasets.targets]
+    for name in datasets:
+        profile.target(name)
+    _, manifest = require_prepared(profile, seed)
+    make_backbone = backbone_factory(profile.backbone, prepared_dir(profile.name, seed) / BACKBONE_FILE)
+    check_space(profile, n_layers=len(make_backbone().layers))
+    feature_cache = cache_for(profile.cache)
+    study = f"importance-{profile.name}-seed{seed}"
+    epochs = profile.importance.epochs
+    tags = {**tracking.provenance_tags("importance", profile, seed, manifest["data_checksum"]),
+            "study": study, "datasets": ",".join(datasets)}
+    started = time.perf_counter()
+    with tracking.stage_run("importance", f"importance {profile.name} seed {seed}", tags), \
+            tempfile.TemporaryDirectory(prefix="hpo-importance-") as scratch:
+        out = Path(scratch)
+        tracking.log_params({"trainings": profile.importance.trainings, "epochs": epochs})
+        per_dataset: dict[str, list[Training]] = {}
+        results: dict[str, ImportanceResult] = {}
+        errors = []
+        for index, dataset in enumerate(datasets):
+            data, _ = load_prepared(profile, seed, dataset)
+            trial_tags = {"study": study, "dataset": dataset, "data_checksum": manifest["datasets"][dataset]["checksum"]}
+            with tracking.child_run(f"importance {dataset}", {"dataset": dataset}):
+                keras.backend.clear_session()
+                executor = Executor("random", data, make_backbone, min_input_size(profile.backbone.name),
+                                    out / "checkpoints", seed, keep_checkpoints=False,
+                                    feature_cache=feature_cache, tags=trial_tags)
+                trainings = per_dataset[dataset] = _train_dataset(executor, configurations(profile, seed, index),
+                                                                  epochs, trial_tags)
+                failed = sum(math.isnan(t.val_accuracy) for t in trainings)
+                tracking.log_metrics({"n_trials": len(trainings), "n_failed": failed,
+                                      "n_reused": sum(t.reused for t in trainings)})
+                try:
+                    results[dataset] = _analyse(profile, seed, trainings, dataset, out)
+                except UserError as e:
+                    errors.append(f"{dataset}: {e}")
+                    tracking.set_tags({"importance_error": str(e)})
+        if len(datasets) > 1:
+            pooled = [t for trainings in per_dataset.values() for t in trainings]
+            try:
+                results[POOLED] = _analyse(profile, seed, pooled, POOLED, out)
+            except UserError as e:
+                errors.append(f"{POOLED}: {e}")
+        if results:
+            individual, pairs = importance_table(results), pairs_table(results)
+            for name, frame in (("table4_importance", individual), ("table5_pairs", pairs)):
+                tracking.log_text(frame.to_markdown(index=False) + "\n", f"{name}.md")
+                tracking.log_text(frame.to_csv(index=False), f"{name}.csv")
+        wall = time.perf_counter() - started
+        tracking.log_metrics({"wall_seconds": wall})
+        if results:
+            print(f"\nimportance took {wall:.0f} s\n\nTable 4 analogue: fANOVA importance of each hyperparameter "
+                  f"(fraction of the variance of validation accuracy; std over the forest's trees)\n")
+            print(individual.to_markdown(index=False))
+            print("\nTable 5 analogue: the most important pairs\n")
+            print(pairs.to_markdown(index=False), flush=True)
+        if errors:
+            raise UserError("fANOVA could not run for " + "; ".join(errors))
+    return results

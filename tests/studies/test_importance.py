@@ -1,0 +1,102 @@
+import pytest
+
+from hpo.errors import UserError
+from hpo.profiles import load_profile, parse_profile
+from hpo.studies.importance import configurations, run_importance
+
+SMOKE = load_profile("smoke")
+NAMES = ("learning_rate", "dropout", "optimizer", "fine_tuned_layers", "input_size", "batch_size")
+
+
+def _smoke_with(old: str, new: str):
+    text = open(SMOKE.source_file).read()
+    assert old in text
+    profile = parse_profile(text.replace(old, new), SMOKE.source_file)
+    assert profile.prepare_checksum == SMOKE.prepare_checksum  # the prepared smoke data still serves
+    return profile
+
+
+def _latest_study(client):
+    experiment = client.get_experiment_by_name("importance")
+    return client.search_runs([experiment.experiment_id], "tags.stage = 'importance'",
+                              order_by=["attributes.start_time DESC"])[0]
+
+
+def _children(client, run):
+    return client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+
+
+def test_configurations_follow_the_seed_and_the_initial_space():
+    first, again, other = configurations(SMOKE, 0, 0), configurations(SMOKE, 0, 0), configurations(SMOKE, 1, 0)
+    assert first == again and first != other and first != configurations(SMOKE, 0, 1)
+    assert len(first) == SMOKE.importance.trainings
+    initial = SMOKE.space.initial
+    for c in first:
+        assert initial.learning_rate.low <= c["learning_rate"] <= initial.learning_rate.high
+        assert c["input_size"] in initial.input_size and c["batch_size"] in initial.batch_size
+
+
+@pytest.mark.slow
+def test_importance_end_to_end_then_a_rerun_trains_nothing(smoke_prepared, client):
+    results = run_importance(SMOKE, 0)
+    assert set(results) == {"fashion", "digits", "all datasets"}
+    study = _latest_study(client)
+    assert study.info.status == "FINISHED" and study.data.tags["study"] == "importance-smoke-seed0"
+    pooled = {name: study.data.metrics[f"importance_{name}"] for name in NAMES}
+    assert all(0 <= v <= 1 for v in pooled.values()) and sum(pooled.values()) <= 1 + 1e-6
+    artifacts = {a.path for a in client.list_artifacts(study.info.run_id)}
+    assert {"table4_importance.md", "table4_importance.csv", "table5_pairs.md", "marginals"} <= artifacts
+    plots = client.list_artifacts(study.info.run_id, "marginals/all_datasets")
+    assert {p.path.rsplit("/", 1)[-1] for p in plots} == {f"marginal_{n}.png" for n in NAMES}
+    datasets = _children(client, study)
+    assert sorted(d.data.tags["dataset"] for d in datasets) == ["digits", "fashion"]
+    for d in datasets:
+        trials = _children(client, d)
+        assert len(trials) == SMOKE.importance.trainings == d.data.metrics["n_trials"]
+        assert d.data.metrics["n_reused"] == 0
+        for t in trials:
+            steps = [m.step for m in client.get_metric_history(t.info.run_id, "val_accuracy")]
+            assert steps == list(range(1, SMOKE.importance.epochs + 1)) or t.data.tags["status"] == "FAILED"
+
+    again = run_importance(SMOKE, 0)
+    rerun = _latest_study(client)
+    assert rerun.info.run_id != study.info.run_id
+    for d in _children(client, rerun):
+        assert d.data.metrics["n_reused"] == SMOKE.importance.trainings  # nothing trained again
+        trials = _children(client, d)
+        assert all(t.data.tags.get("reused_from") for t in trials)
+        assert all(len(client.get_metric_history(t.info.run_id, "val_accuracy")) == SMOKE.importance.epochs
+                   for t in trials if t.data.tags["status"] == "FINISHED")
+    for label, result in results.items():
+        assert again[label].individual.equals(result.individual)
+    assert {name: rerun.data.metrics[f"importance_{name}"] for name in NAMES} == pooled
+
+
+@pytest.mark.slow
+def test_too_few_trainings_end_with_a_clear_error_and_keep_the_trials(smoke_prepared, client):
+    profile = _smoke_with("trainings: 6", "trainings: 2")
+    with pytest.raises(UserError, match=r"fANOVA could not run for digits: .*at least 3"):
+        run_importance(profile, 0, ["digits"])
+    study = _latest_study(client)
+    assert study.info.status == "FAILED" and "fANOVA could not run" in study.data.tags["error"]
+    [dataset] = _children(client, study)
+    trials = _children(client, dataset)
+    assert len(trials) == 2 and all(t.info.status == "FINISHED" for t in trials)
+
+
+@pytest.mark.slow
+def test_every_training_failing_ends_with_a_clear_error(smoke_prepared, client):
+    # SGD at a learning rate of 1e10 or more through backbone layers: a NaN loss in the first epoch
+    profile = _smoke_with("""learning_rate: {low: 1.0e-5, high: 0.1, log: true}
+    dropout: {low: 0.01, high: 0.4}
+    optimizer: [adam, adadelta, rmsprop, sgd]
+    fine_tuned_layers: [0, 9, 14, 18, 42]""", """learning_rate: {low: 1.0e+10, high: 1.0e+12, log: true}
+    dropout: {low: 0.01, high: 0.4}
+    optimizer: [sgd]
+    fine_tuned_layers: [9, 14, 18, 42]""")
+    with pytest.raises(UserError, match="fANOVA could not run for digits"):
+        run_importance(profile, 0, ["digits"])
+    [dataset] = _children(client, _latest_study(client))
+    assert dataset.data.metrics["n_failed"] == profile.importance.trainings
+    trials = _children(client, dataset)
+    assert all(t.data.tags["status"] == "FAILED" and "TrainingDiverged" in t.data.tags["error"] for t in trials)
