@@ -6,13 +6,18 @@ PROFILE ?= embedded
 SEED ?= 0
 MLFLOW_RUN := mlflow run . --env-manager local
 
-.PHONY: setup run test test-fast bench ui clean
+.PHONY: setup data run test test-fast bench ui clean
 
 setup:
 	@bash scripts/setup.sh
 
+# data/: the embedded profile's raw inputs (Fashion-MNIST, digits), byte-identical everywhere;
+# DVC versions it (data.dvc). The loaders read it first.
+data: setup
+	python -m hpo.data.raw data
+
 # The main job on the embedded default: prepare, then Study II (compare).
-run: setup
+run: data
 	$(MLFLOW_RUN) -e prepare --experiment-name prepare -P profile=$(PROFILE) -P seed=$(SEED)
 	$(MLFLOW_RUN) -e compare --experiment-name compare -P profile=$(PROFILE) -P seed=$(SEED)
 

@@ -23,10 +23,12 @@ IDX_MAGIC = {1: 0x00000801, 3: 0x00000803}  # unsigned bytes, 1 or 3 dimensions
 
 
 def search_dirs(path: str | None) -> list[Path]:
+    """A folder given in the profile; else the project's data/ (filled by `python -m
+    hpo.data.raw`, versioned by DVC), the Debian package, the Keras cache."""
     if path:
         return [Path(path)]
     keras_home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return [DEBIAN_DIR, Path(keras_home) / "datasets" / "fashion-mnist"]
+    return [Path("data") / "fashion-mnist", DEBIAN_DIR, Path(keras_home) / "datasets" / "fashion-mnist"]
 
 
 def _find(folder: Path, stem: str) -> Path | None:
@@ -34,6 +36,21 @@ def _find(folder: Path, stem: str) -> Path | None:
         if (folder / name).is_file():
             return folder / name
     return None
+
+
+def find_files(path: str | None, exclude: Path | None = None) -> list[Path]:
+    """The four IDX files (train images, labels, test images, labels) from the first folder
+    that has all of them; `exclude` skips one folder (the one being filled)."""
+    dirs = [d for d in search_dirs(path) if exclude is None or d.resolve() != Path(exclude).resolve()]
+    for folder in dirs:
+        found = [_find(folder, stem) for stems in FILES.values() for stem in stems]
+        if all(f is not None for f in found):
+            return found
+    raise UserError(
+        "Fashion-MNIST IDX files not found in " + " or ".join(str(d) for d in dirs)
+        + ": install them with `apt-get install dataset-fashion-mnist` (Debian), or put the four "
+          "*-ubyte.gz files in ~/.keras/datasets/fashion-mnist/"
+    )
 
 
 def read_idx(path: Path, ndim: int) -> np.ndarray:
@@ -54,19 +71,9 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
 @register("fashion_mnist")
 def load_fashion_mnist(path: str | None = None) -> LabelledImages:
     """All 70,000 labelled images (the original train and test files pooled)."""
-    dirs = search_dirs(path)
-    for folder in dirs:
-        found = {part: [_find(folder, stem) for stem in stems] for part, stems in FILES.items()}
-        if all(f is not None for files in found.values() for f in files):
-            break
-    else:
-        raise UserError(
-            "Fashion-MNIST IDX files not found in " + " or ".join(str(d) for d in dirs)
-            + ": install them with `apt-get install dataset-fashion-mnist` (Debian), or put the four "
-              "*-ubyte.gz files in ~/.keras/datasets/fashion-mnist/"
-        )
+    files = find_files(path)
     images, labels = [], []
-    for image_file, label_file in found.values():
+    for image_file, label_file in (files[0:2], files[2:4]):
         x, y = read_idx(image_file, 3), read_idx(label_file, 1)
         if len(x) != len(y):
             raise UserError(f"{image_file} has {len(x)} images but {label_file} has {len(y)} labels")
