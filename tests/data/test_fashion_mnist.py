@@ -56,6 +56,7 @@ def test_corrupt_gzip_and_wrong_magic_are_named(tmp_path):
 
 
 def test_missing_files_say_how_to_install(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no data/ here
     monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", tmp_path / "none")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     with pytest.raises(UserError, match="apt-get install dataset-fashion-mnist") as e:
@@ -64,6 +65,7 @@ def test_missing_files_say_how_to_install(tmp_path, monkeypatch):
 
 
 def test_falls_back_to_the_keras_cache(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no data/ here
     monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", tmp_path / "none")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     cache = tmp_path / "keras" / "datasets" / "fashion-mnist"
