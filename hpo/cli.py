@@ -77,7 +77,21 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--datasets", default="all", help="comma-separated target datasets (default: all)")
     compare.add_argument("--methods", default="all", help="comma-separated: grid,random,tpe,asha (default: all)")
     compare.add_argument("--budget", type=_integer, default=0, help="epochs per method (default: the profile's)")
+
+    report = stages.add_parser("report", help="tables, figures and a page of the studies, from the tracking server")
+    report.add_argument("--profile", default="embedded", help="profile name (profiles/NAME.yaml) or YAML path")
+    report.add_argument("--seed", type=_seed, default=None,
+                        help="seed of the studies (default: any; the latest study of the profile)")
+    report.add_argument("--study", default="",
+                        help="comma-separated study run ids to report instead of the latest of their stage; "
+                             "the other stages follow the profile and seed of the first")
+    report.add_argument("--out", default="reports", help="output folder (default: reports)")
     return parser
+
+
+def _seed(text: str) -> int | None:
+    """A seed, or 'any' (also '' or 'none')."""
+    return None if text.strip().lower() in ("", "any", "none") else _integer(text)
 
 
 def _list(text: str) -> list[str] | None:
@@ -87,6 +101,10 @@ def _list(text: str) -> list[str] | None:
 
 
 def run(args: argparse.Namespace) -> None:
+    if args.stage == "report":  # a reader: no profile to validate, no Keras
+        from hpo.studies.report import run_report
+        run_report(args.profile, args.seed, _list(args.study) or [], args.out)
+        return
     from hpo.profiles import load_profile
 
     profile = load_profile(args.profile)

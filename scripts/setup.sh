@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Set up a fresh machine: system packages (swig to build pyrfr for fanova; Fashion-MNIST),
+# Set up a fresh machine: system packages (swig to build pyrfr for fanova; Fashion-MNIST;
+# chromium, headless, for the report page's rendering test),
 # a Python 3.11 virtual environment in .venv with the pinned packages, the suite itself.
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(swig dataset-fashion-mnist)
+SYSTEM_PACKAGES=(swig dataset-fashion-mnist chromium)
 if command -v apt-get >/dev/null 2>&1; then
     missing=()
     for pkg in "${SYSTEM_PACKAGES[@]}"; do

@@ -1,0 +1,126 @@
+"""The report's figures (matplotlib, no pyplot: Agg, no global state), each saved as PNG and SVG.
+SVGs carry no date and fixed element ids, so the same data gives the same files."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+if TYPE_CHECKING:
+    from hpo.report.importance import ImportanceResult
+    from hpo.report.queries import RunData
+
+METHOD_COLORS = {"grid": "C0", "random": "C1", "tpe": "C2", "asha": "C3"}
+METHOD_LABELS = {"grid": "grid search", "random": "random search", "tpe": "TPE (Bayesian)", "asha": "ASHA"}
+FORMATS = ("png", "svg")
+
+
+def _color(method: str, index: int) -> str:
+    return METHOD_COLORS.get(method, f"C{4 + index % 6}")
+
+
+def save(fig: Figure, base: Path) -> list[Path]:
+    """`base`.png and `base`.svg."""
+    base.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    with matplotlib.rc_context({"svg.hashsalt": "hpo-report", "svg.fonttype": "none"}):
+        for ext in FORMATS:
+            path = base.with_name(f"{base.name}.{ext}")
+            metadata = {"Date": None} if ext == "svg" else {"Software": None}
+            fig.savefig(path, dpi=100, metadata=metadata)
+            paths.append(path)
+    return paths
+
+
+def anytime_figure(frame: pd.DataFrame, dataset: str, budget: float | None = None) -> Figure:
+    """Best validation accuracy so far against the epochs charged so far, one line per method
+    (the `anytime` frame of one dataset)."""
+    fig = Figure(figsize=(6.0, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    for i, (method, part) in enumerate(frame.groupby("method", sort=False)):
+        ax.plot(part["epochs charged"], part["best val_accuracy"], drawstyle="steps-post", linewidth=2,
+                color=_color(method, i), label=METHOD_LABELS.get(method, method))
+    if budget and not math.isnan(budget):
+        ax.axvline(budget, color="0.5", linestyle=":", linewidth=1, label=f"budget ({budget:g} epochs)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epochs charged")
+    ax.set_ylabel("best validation accuracy so far")
+    ax.set_title(f"{dataset}: best validation accuracy so far")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    return fig
+
+
+def importance_figure(table: pd.DataFrame) -> Figure:
+    """fANOVA importances (Table 4): one group of bars per hyperparameter, one bar per dataset
+    (and pooled), with one std over the trees."""
+    labels = [c for c in table.columns if c != "hyperparameter" and not c.endswith(" std")]
+    fig = Figure(figsize=(7.0, 3.8), layout="constrained")
+    ax = fig.add_subplot()
+    width = 0.8 / max(len(labels), 1)
+    positions = range(len(table))
+    for i, label in enumerate(labels):
+        ax.bar([p + (i - (len(labels) - 1) / 2) * width for p in positions], table[label], width,
+               yerr=table[f"{label} std"], capsize=3, label=label, color=f"C{i}")
+    ax.set_xticks(list(positions), list(table["hyperparameter"]), rotation=20)
+    ax.set_ylabel("fraction of variance (fANOVA)")
+    ax.set_ylim(bottom=0)
+    ax.set_title("Importance of each hyperparameter for validation accuracy")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def marginals_figure(result: ImportanceResult, label: str) -> Figure:
+    """Fig. 3 analogue: predicted validation accuracy against each hyperparameter, the others
+    averaged out (fANOVA marginals), with one std over the trees."""
+    marginals = list(result.marginals.values())
+    cols = 3
+    rows = math.ceil(len(marginals) / cols)
+    fig = Figure(figsize=(4.0 * cols, 3.0 * rows), layout="constrained")
+    for i, m in enumerate(marginals):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        if m.kind in ("linear", "log"):
+            ax.plot(m.values, m.mean)
+            ax.fill_between(m.values, m.mean - m.std, m.mean + m.std, alpha=0.3)
+            if m.kind == "log":
+                ax.set_xscale("log")
+        else:
+            positions = range(len(m.values))
+            ax.errorbar(positions, m.mean, yerr=m.std, fmt="o", capsize=4)
+            ax.set_xticks(list(positions), [str(v) for v in m.values])
+        ax.set_xlabel(m.name)
+        ax.set_ylabel("predicted val accuracy")
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"Marginals ({label}, {result.n_trials} trainings)")
+    return fig
+
+
+def curves_figure(best: dict[str, tuple[RunData, int, float]], dataset: str) -> Figure:
+    """Learning curves (accuracy and loss per epoch, training dashed, validation solid) of each
+    method's best trial, given as (trial, epoch, validation accuracy) of the selected score, which
+    a star marks."""
+    fig = Figure(figsize=(10.0, 3.8), layout="constrained")
+    acc, loss = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    for i, (method, (trial, epoch, value)) in enumerate(best.items()):
+        color, name = _color(method, i), METHOD_LABELS.get(method, method)
+        acc.plot([epoch], [value], "*", color=color, markersize=14, markeredgecolor="k", zorder=5)
+        for ax, key in ((acc, "accuracy"), (loss, "loss")):
+            for split, style in (("val", "-"), ("train", "--")):
+                points = trial.histories.get(f"{split}_{key}", [])
+                ax.plot([p.step for p in points], [p.value for p in points], style, color=color, marker=".",
+                        label=f"{name}, trial {trial.tags.get('trial', '?')}" if split == "val" else None)
+    for ax, key in ((acc, "accuracy"), (loss, "loss")):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+    acc.legend(fontsize="small")
+    fig.suptitle(f"{dataset}: learning curves of each method's best trial (solid: validation, dashed: training)")
+    return fig

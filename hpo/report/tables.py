@@ -1,0 +1,246 @@
+"""The report's tables, computed from study runs read back from the tracking store (plain
+`RunData`, see hpo/report/queries.py), and written as Markdown, CSV and LaTeX. Rows follow the
+study's dataset order and the paper's method order, so the same tracking data gives the same
+files."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from hpo.report.queries import RunData
+
+METHOD_ORDER = ("grid", "random", "tpe", "asha")
+POOLED = "all datasets"  # the importance stage's label for the analysis over every dataset
+TABLE_FILES = ("md", "csv", "tex")
+
+
+def number(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _ordered(names, preferred) -> list[str]:
+    names = list(dict.fromkeys(names))
+    known = [n for n in preferred if n in names]
+    return known + sorted(n for n in names if n not in known)
+
+
+def dataset_order(study: RunData) -> list[str]:
+    """The study's datasets in the order it ran them (its `datasets` tag), then any others."""
+    tagged = [d for d in study.tags.get("datasets", "").split(",") if d]
+    return _ordered([c.tags.get("dataset", "") for c in study.children], tagged)
+
+
+def method_runs(study: RunData) -> list[RunData]:
+    """The compare study's (dataset, method) children in table order; for a pair logged twice,
+    the later run."""
+    latest = {}
+    for child in sorted(study.children, key=lambda r: (r.start_time, r.run_id)):
+        if child.tags.get("method") and child.tags.get("dataset"):
+            latest[child.tags["dataset"], child.tags["method"]] = child
+    datasets = dataset_order(study)
+    methods = _ordered([m for _, m in latest], METHOD_ORDER)
+    return [latest[d, m] for d in datasets for m in methods if (d, m) in latest]
+
+
+def methods_of(study: RunData) -> list[str]:
+    return list(dict.fromkeys(r.tags["method"] for r in method_runs(study)))
+
+
+def table6(study: RunData) -> pd.DataFrame:
+    """Table 6 analogue: per dataset, each method's best validation accuracy and the test
+    accuracy of that configuration, and the spread of the best validation accuracies."""
+    rows = {}
+    for run in method_runs(study):
+        row = rows.setdefault(run.tags["dataset"], {"dataset": run.tags["dataset"]})
+        row[f"{run.tags['method']} val"] = number(run.metrics.get("best_val_accuracy"))
+        row[f"{run.tags['method']} test"] = number(run.metrics.get("best_test_accuracy"))
+    columns = ["dataset"] + [f"{m} {kind}" for m in methods_of(study) for kind in ("val", "test")]
+    frame = pd.DataFrame(list(rows.values()), columns=columns)
+    vals = frame[[c for c in columns if c.endswith(" val")]]
+    frame["max difference"] = vals.max(axis=1, skipna=True) - vals.min(axis=1, skipna=True)
+    return frame.round(4)
+
+
+def budget_table(study: RunData) -> pd.DataFrame:
+    """Epochs each method was charged against its budget, its trials and failed trials, and the
+    epochs its trials logged (one `val_accuracy` point per charged epoch)."""
+    budget = number(study.tags.get("budget_epochs"))
+    rows = []
+    for run in method_runs(study):
+        m = run.metrics
+        logged = sum(len(t.histories.get("val_accuracy", [])) for t in run.children)
+        rows.append({"dataset": run.tags["dataset"], "method": run.tags["method"], "budget": budget,
+                     "epochs charged": number(m.get("budget_used_epochs")), "epochs logged": logged,
+                     "trials": number(m.get("n_trials")), "failed trials": number(m.get("n_failed")),
+                     "train seconds": round(number(m.get("train_seconds")), 1),
+                     "wall seconds": round(number(m.get("wall_seconds")), 1), "run id": run.run_id})
+    return pd.DataFrame(rows, columns=["dataset", "method", "budget", "epochs charged", "epochs logged", "trials",
+                                       "failed trials", "train seconds", "wall seconds", "run id"])
+
+
+def _trial_key(trial: RunData):
+    try:
+        return (0, int(trial.tags.get("trial", "")), trial.run_id)
+    except ValueError:
+        return (1, 0, trial.run_id)
+
+
+def anytime(study: RunData) -> pd.DataFrame:
+    """The anytime view: for each (dataset, method), every logged `val_accuracy` point of its
+    trials is one charged epoch; points in the order they were logged (timestamp, then step),
+    numbered 1.. as the epochs charged so far, with the best validation accuracy so far."""
+    frames = []
+    for run in method_runs(study):
+        points = sorted((p.timestamp, p.step, _trial_key(t), t.tags.get("trial", ""), p.value)
+                        for t in run.children for p in t.histories.get("val_accuracy", []))
+        values = np.array([p[4] for p in points], dtype=float)
+        best = np.fmax.accumulate(values) if len(values) else values  # a NaN (diverged) epoch never leads
+        frames.append(pd.DataFrame({"dataset": run.tags["dataset"], "method": run.tags["method"],
+                                    "epochs charged": np.arange(1, len(values) + 1), "trial": [p[3] for p in points],
+                                    "epoch": [p[1] for p in points], "val_accuracy": values,
+                                    "best val_accuracy": best}))
+    columns = ["dataset", "method", "epochs charged", "trial", "epoch", "val_accuracy", "best val_accuracy"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+def job_ends(trial: RunData) -> list[tuple[int, int, float]]:
+    """(timestamp, epoch, val_accuracy) at the end of each job the trial completed: a trial logs
+    `epochs` (the epoch its job stopped at) when a job completes, once per ASHA rung. Without that
+    history, its last epoch if it finished."""
+    val = {p.step: p.value for p in trial.histories.get("val_accuracy", [])}
+    ends = trial.histories.get("epochs")
+    if ends is None:
+        last = max(trial.histories.get("val_accuracy", []), key=lambda p: p.step, default=None)
+        ends = [last] if last is not None and trial.tags.get("status") == "FINISHED" else []
+        return [(p.timestamp, p.step, p.value) for p in ends]
+    return [(p.timestamp, int(p.value), val[int(p.value)]) for p in ends if int(p.value) in val]
+
+
+def best_point(method_run: RunData) -> tuple[RunData, int, float] | None:
+    """(trial, epoch, val_accuracy) of the score the method selected (Table 6): the highest
+    validation accuracy at the end of a job; on a tie, the first job to reach it, as the stage
+    selects."""
+    ends = [(-v, ts, _trial_key(t), t, epoch, v) for t in method_run.children for ts, epoch, v in job_ends(t)
+            if not math.isnan(v)]
+    if not ends:
+        return None
+    *_, trial, epoch, value = min(ends, key=lambda e: e[:3])
+    return trial, epoch, value
+
+
+def importance_labels(study: RunData) -> list[tuple[str, RunData]]:
+    """(label, run holding its importance_<hp> metrics): each dataset's child, then the pooled
+    analysis on the study run itself."""
+    by_dataset = {c.tags.get("dataset"): c for c in sorted(study.children, key=lambda r: (r.start_time, r.run_id))}
+    labels = [(d, by_dataset[d]) for d in dataset_order(study) if d in by_dataset]
+    if any(k.startswith("importance_") for k in study.metrics):
+        labels.append((POOLED, study))
+    return [(label, run) for label, run in labels if any(k.startswith("importance_") for k in run.metrics)]
+
+
+def _importances(run: RunData) -> dict[str, tuple[float, float]]:
+    return {k[len("importance_"):]: (v, run.metrics.get(f"importance_std_{k[len('importance_'):]}", math.nan))
+            for k, v in run.metrics.items() if k.startswith("importance_") and not k.startswith("importance_std_")}
+
+
+def importance_table(study: RunData) -> pd.DataFrame:
+    """Table 4 / A.8 analogue: each hyperparameter's share of the variance of validation
+    accuracy (fANOVA) and its std over the forest's trees, per dataset and pooled."""
+    labels = importance_labels(study)
+    names = sorted({name for _, run in labels for name in _importances(run)})
+    frame = pd.DataFrame({"hyperparameter": names})
+    for label, run in labels:
+        values = _importances(run)
+        frame[label] = [round(values.get(n, (math.nan, math.nan))[0], 3) for n in names]
+        frame[f"{label} std"] = [round(values.get(n, (math.nan, math.nan))[1], 3) for n in names]
+    if labels:
+        frame = frame.sort_values(labels[-1][0], ascending=False, kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def pairs_table(csv_text: str | None) -> pd.DataFrame | None:
+    """Table 5 analogue: the two most important pairs per dataset, as the stage logged it."""
+    if not csv_text:
+        return None
+    from io import StringIO
+    return pd.read_csv(StringIO(csv_text))
+
+
+def importance_trials(study: RunData) -> dict[str, list[RunData]]:
+    """Each dataset's trainings in trial order, then all of them pooled (as the stage analysed)."""
+    per = {}
+    for child in study.children:
+        if child.tags.get("dataset"):
+            per[child.tags["dataset"]] = sorted(child.children, key=_trial_key)
+    per = {d: per[d] for d in dataset_order(study) if d in per}
+    if len(per) > 1:
+        per[POOLED] = [t for trials in per.values() for t in trials]
+    return per
+
+
+def final_score(trial: RunData) -> float:
+    """What the importance stage analysed: last-epoch validation accuracy; NaN if it failed."""
+    return number(trial.metrics.get("val_accuracy")) if trial.tags.get("status") == "FINISHED" else math.nan
+
+
+def table7(study: RunData) -> pd.DataFrame:
+    """Table 7 analogue: per subset variant, its best configuration and the test accuracy of that
+    configuration retrained on the whole training set (variant runs: tag `variant`, metric
+    `test_accuracy`, the configuration as params)."""
+    order = dataset_order(study)
+    variants = sorted((c for c in study.children if c.tags.get("variant")), key=lambda r: (
+        order.index(r.tags["dataset"]) if r.tags.get("dataset") in order else len(order), r.start_time, r.run_id))
+    rows = []
+    for r in variants:
+        lr, layers = number(r.params.get("learning_rate")), number(r.params.get("fine_tuned_layers"))
+        rows.append({"dataset": r.tags.get("dataset", ""), "variant": r.tags["variant"],
+                     "learning rate": lr if math.isnan(lr) else float(f"{lr:.4g}"),
+                     "dropout": round(number(r.params.get("dropout")), 4),
+                     "optimizer": r.params.get("optimizer", ""),
+                     "fine-tuned layers": "" if math.isnan(layers) else int(layers),
+                     "test accuracy": round(number(r.metrics.get("test_accuracy")), 4)})
+    return pd.DataFrame(rows, columns=["dataset", "variant", "learning rate", "dropout", "optimizer",
+                                       "fine-tuned layers", "test accuracy"])
+
+
+def _jsonnumber(value) -> float | None:
+    value = number(value)
+    return None if math.isnan(value) else round(value, 6)
+
+
+def headline_metrics(compare: RunData | None, subset: RunData | None) -> dict:
+    """metrics.json: best accuracy per dataset and method (Study II), test accuracy per dataset
+    and subset variant (Study III); a study that has not run is an empty object."""
+    metrics = {"compare": {}, "subset": {}}
+    if compare is not None:
+        for run in method_runs(compare):
+            metrics["compare"].setdefault(run.tags["dataset"], {})[run.tags["method"]] = {
+                "best_val_accuracy": _jsonnumber(run.metrics.get("best_val_accuracy")),
+                "best_test_accuracy": _jsonnumber(run.metrics.get("best_test_accuracy")),
+                "epochs_charged": _jsonnumber(run.metrics.get("budget_used_epochs"))}
+    if subset is not None:
+        for row in table7(subset).itertuples(index=False):
+            metrics["subset"].setdefault(row.dataset or "all", {})[row.variant] = {
+                "test_accuracy": _jsonnumber(row[-1])}
+    return metrics
+
+
+def write_table(frame: pd.DataFrame, folder: Path, name: str, caption: str) -> list[Path]:
+    """`name`.md, .csv and .tex in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{name}.{ext}" for ext in TABLE_FILES]
+    paths[0].write_text(frame.to_markdown(index=False, floatfmt="g", missingval="-") + "\n")
+    paths[1].write_text(frame.to_csv(index=False, lineterminator="\n", float_format="%.10g"))
+    latex = frame.to_latex(index=False, na_rep="--", float_format=lambda x: f"{x:g}", caption=caption,
+                           label=f"tab:{name}", escape=True)
+    paths[2].write_text(latex)
+    return paths
