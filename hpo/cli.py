@@ -48,6 +48,20 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=_integer, default=0, help="seed of splits, initial weights and data order")
 
 
+def _record(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--record", default="",
+                        help="also write the study run's id, profile and seed to this JSON file (a DVC output)")
+
+
+def _write_record(path: str) -> None:
+    import json
+    from pathlib import Path
+
+    from hpo import tracking
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(tracking.last_study_record(), indent=2, sort_keys=True) + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hpo", description=__doc__)
     stages = parser.add_subparsers(dest="stage", required=True)
@@ -70,10 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     importance = stages.add_parser("importance", help="Study I: random trainings over the initial space, then fANOVA")
     _common(importance)
+    _record(importance)
     importance.add_argument("--datasets", default="all", help="comma-separated target datasets (default: all)")
 
     compare = stages.add_parser("compare", help="Study II: grid, random, TPE and ASHA under one epoch budget")
     _common(compare)
+    _record(compare)
     compare.add_argument("--datasets", default="all", help="comma-separated target datasets (default: all)")
     compare.add_argument("--methods", default="all", help="comma-separated: grid,random,tpe,asha (default: all)")
     compare.add_argument("--budget", type=_integer, default=0, help="epochs per method (default: the profile's)")
@@ -122,9 +138,13 @@ def run(args: argparse.Namespace) -> None:
     elif args.stage == "importance":
         from hpo.studies.importance import run_importance
         run_importance(profile, args.seed, _list(args.datasets))
+        if args.record:
+            _write_record(args.record)
     elif args.stage == "compare":
         from hpo.studies.compare import run_compare
         run_compare(profile, args.seed, _list(args.datasets), _list(args.methods), args.budget or None)
+        if args.record:
+            _write_record(args.record)
 
 
 def main(argv: list[str] | None = None) -> int:

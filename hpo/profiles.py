@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -173,6 +173,50 @@ class ImportanceSpec(_Strict):
     epochs: PosInt
 
 
+AUGMENTATIONS = ("rotation", "zoom", "vertical_flip")  # Study III's offline augmentations (hpo/data/augment.py)
+
+
+class WholeSetSpec(_Strict):
+    """Study III's whole (imbalanced) training set, drawn from the target's images outside its test set."""
+    train: PosInt
+    val: PosInt
+    # per-class shares of the whole set (classes in the target's order): the imbalance it is built
+    # with; absent, the whole set keeps the dataset's own class proportions
+    class_fractions: list[Annotated[float, Field(gt=0)]] | None = None
+
+    @model_validator(mode="after")
+    def _fractions(self):
+        if self.class_fractions is not None:
+            if len(self.class_fractions) < 2:
+                raise ValueError("class_fractions: needs one fraction per class (at least 2)")
+            if abs(sum(self.class_fractions) - 1) > 1e-3:
+                raise ValueError(f"class_fractions: must sum to 1, not {sum(self.class_fractions):.4g}")
+        return self
+
+
+class SubsetSpec(_Strict):
+    """Study III (Table 1's MIO-TCD rows, Table 7): a class-balanced and a class-imbalanced subset of
+    the same size, both drawn from the whole training set; every variant is scored on the target's
+    balanced test set, disjoint from all of them."""
+    dataset: str  # a target of this profile: its images, its balanced test set
+    whole: WholeSetSpec
+    train: PosInt  # training images of each subset
+    val: PosInt  # validation images of each subset
+    # offline augmentation of the imbalanced subset's training images: one altered copy per entry
+    augmentations: list[Literal["rotation", "zoom", "vertical_flip"]] = list(AUGMENTATIONS)
+    max_trials_at_R: PosInt = 2  # ASHA's N_m in Study III (Section 3.3); the rest of ASHA as in `asha`
+
+    STUDY_ONLY: ClassVar[frozenset[str]] = frozenset({"max_trials_at_R"})  # the keys `prepare` does not read
+
+    @model_validator(mode="after")
+    def _sizes(self):
+        _distinct("augmentations", self.augmentations)
+        if self.train + self.val > self.whole.train + self.whole.val:
+            raise ValueError(f"train + val ({self.train + self.val}) exceed the whole set "
+                             f"({self.whole.train + self.whole.val}) they are drawn from")
+        return self
+
+
 class CacheSpec(_Strict):
     """Frozen-feature cache (hpo/training/feature_cache.py): memory first, then disk, else none."""
     enabled: bool = True
@@ -190,15 +234,18 @@ class Profile(_Strict):
     budget: BudgetSpec
     asha: AshaSpec
     importance: ImportanceSpec
+    subset: SubsetSpec | None = None  # Study III; `prepare` builds its subsets when present
     cache: CacheSpec = CacheSpec()
     source_file: str = ""  # set by load_profile
     checksum: str = ""  # sha256 of the YAML text, set by load_profile
 
     @property
     def prepare_checksum(self) -> str:
-        """sha256 of what `prepare` reads (the datasets and the backbone): a prepared folder stays
-        valid while only the search space, budgets or study settings change."""
+        """sha256 of what `prepare` reads (the datasets, the backbone and the subsets of Study III):
+        a prepared folder stays valid while only the search space, budgets or study settings change."""
         sections = self.model_dump(mode="json", include={"name", "datasets", "backbone"})
+        if self.subset is not None:  # absent, the checksum is what it was before Study III existed
+            sections["subset"] = self.subset.model_dump(mode="json", exclude=set(SubsetSpec.STUDY_ONLY))
         return hashlib.sha256(json.dumps(sections, sort_keys=True).encode()).hexdigest()
 
     @model_validator(mode="after")
@@ -208,6 +255,16 @@ class Profile(_Strict):
         if self.space.grid.size > self.budget.configurations:
             raise ValueError(f"space.grid has {self.space.grid.size} points, more than "
                              f"budget.configurations ({self.budget.configurations})")
+        if self.subset is not None:
+            names = [t.name for t in self.datasets.targets]
+            if self.subset.dataset not in names:
+                raise ValueError(f"subset.dataset: {self.subset.dataset!r} is not a target of this profile: "
+                                 f"choose one of {', '.join(names)}")
+            classes = self.target(self.subset.dataset).classes
+            fractions = self.subset.whole.class_fractions
+            if classes and fractions is not None and len(fractions) != len(classes):
+                raise ValueError(f"subset.whole.class_fractions: {len(fractions)} fractions for the "
+                                 f"{len(classes)} classes of {self.subset.dataset}")
         return self
 
     @property
@@ -256,6 +313,8 @@ def resolve_profile_path(name_or_path: str) -> Path:
 def _describe(error: dict) -> str:
     where = ".".join(str(part) for part in error["loc"]) or "(top level)"
     message = error["msg"].removeprefix("Value error, ")
+    if not error["loc"] and re.match(r"^[A-Za-z_][\w.]*: ", message):  # a whole-profile check names its key
+        return message
     if error["type"] == "extra_forbidden":
         return f"{where}: unknown key"
     if error["type"] == "missing":

@@ -201,3 +201,14 @@ def copy_trial(source_run_id: str) -> dict:
 
 def log_artifacts(folder: Path, artifact_path: str) -> None:
     mlflow.log_artifacts(str(folder), artifact_path)
+
+
+def last_study_record() -> dict:
+    """The study run this process just finished (the last run it ended): id, stage, profile,
+    seed, study and data checksum; what a DVC stage keeps as its output."""
+    run = mlflow.last_active_run()
+    if run is None:
+        raise UserError("no study run was recorded in this process")
+    tags = run.data.tags
+    return {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id, "status": run.info.status,
+            **{key: tags.get(key, "") for key in ("stage", "study", "profile", "seed", "data_checksum")}}

@@ -73,3 +73,50 @@ def test_scientific_notation_is_a_float():
 def test_missing_profile_file(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         load_profile(str(tmp_path / "nope.yaml"))
+
+
+def test_subset_section_of_the_profiles():
+    paper = load_profile("paper").subset
+    assert (paper.dataset, paper.train, paper.val, paper.max_trials_at_R) == ("mio_tcd", 11000, 2750, 2)
+    assert (paper.whole.train, paper.whole.val, paper.whole.class_fractions) == (410931, 102733, None)
+    assert paper.augmentations == ["rotation", "zoom", "vertical_flip"]
+    smoke = load_profile("smoke").subset
+    assert smoke.dataset == "fashion" and sum(smoke.whole.class_fractions) == pytest.approx(1)
+
+
+def test_prepared_data_depends_on_the_subsets_but_not_on_asha_settings():
+    import hashlib
+    import json
+
+    text = (PROFILES_DIR / "smoke.yaml").read_text()
+    smoke = parse_profile(text)
+    assert parse_profile(text.replace("max_trials_at_R: 2", "max_trials_at_R: 3")).prepare_checksum == \
+        smoke.prepare_checksum
+    assert parse_profile(text.replace("  train: 80 ", "  train: 60 ")).prepare_checksum != smoke.prepare_checksum
+    # without a subset section the checksum is what it was before the section existed
+    bare = parse_profile(text[:text.index("\nsubset:")])
+    sections = bare.model_dump(mode="json", include={"name", "datasets", "backbone"})
+    assert bare.prepare_checksum == hashlib.sha256(json.dumps(sections, sort_keys=True).encode()).hexdigest()
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("  dataset: fashion", "  dataset: shoes", r"^profile broken\.yaml: subset\.dataset: 'shoes' is not a target "
+                                                r"of this profile: choose one of fashion, digits$"),
+    ("[0.5, 0.25, 0.125, 0.075, 0.05]", "[0.5, 0.25, 0.125, 0.125]",
+     r"subset\.whole\.class_fractions: 4 fractions for the 5 classes of fashion"),
+    ("[0.5, 0.25, 0.125, 0.075, 0.05]", "[0.5, 0.25, 0.125, 0.075, 0.5]",
+     r"subset\.whole: class_fractions: must sum to 1, not 1\.45"),
+    ("[0.5, 0.25, 0.125, 0.075, 0.05]", "[-0.5, 0.25]", r"subset\.whole\.class_fractions\.0: .*greater than 0"),
+    ("[rotation, zoom, vertical_flip]", "[rotation, shear]", r"subset\.augmentations\.1: .*'vertical_flip'"),
+    ("[rotation, zoom, vertical_flip]", "[zoom, zoom]", r"subset: augmentations lists a value twice"),
+    ("  train: 80 ", "  train: 800 ", r"subset: train \+ val \(820\) exceed the whole set \(500\)"),
+    ("  max_trials_at_R: 2", "  max_trials_at_R: 0", r"subset\.max_trials_at_R: .*greater than or equal to 1"),
+    ("  max_trials_at_R: 2", "  max_trials_at_R: 2\n  colour: red", r"subset\.colour: unknown key"),
+    ("    val: 100\n    class_fractions", "    class_fractions", r"subset\.whole\.val: required key is missing"),
+])
+def test_malformed_subset_section_gives_one_line_naming_the_key(old, new, message):
+    text = (PROFILES_DIR / "smoke.yaml").read_text()
+    assert old in text
+    with pytest.raises(UserError, match=message) as e:
+        parse_profile(text.replace(old, new, 1), "broken.yaml")
+    assert "\n" not in str(e.value) and str(e.value).startswith("profile broken.yaml: ")

@@ -10,14 +10,18 @@ from pathlib import Path
 
 import numpy as np
 
-from hpo.data.base import load
-from hpo.data.splits import split_indices
+from hpo.data.base import LabelledImages, SplitData, load
+from hpo.data.splits import Split, split_indices
 from hpo.errors import UserError
-from hpo.data.base import SplitData
 
 ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 MANIFEST = "manifest.json"
 BACKBONE_FILE = "backbone.keras"
+
+
+def subset_file(name: str) -> str:
+    """The prepared file of one Study III subset (hpo/data/subsets.py)."""
+    return f"subset-{name}.npz"
 
 
 def prepared_dir(profile_name: str, seed: int) -> Path:
@@ -25,15 +29,23 @@ def prepared_dir(profile_name: str, seed: int) -> Path:
     return root / f"{profile_name}-seed{seed}"
 
 
-def build_split(spec, seed: int) -> SplitData:
-    """Load a dataset as its profile entry says and split it (test set balanced)."""
+def load_images(spec) -> LabelledImages:
+    """A dataset's labelled images as its profile entry says (its classes, relabelled 0..n-1)."""
     images = load(spec.format, spec.path)
-    if spec.classes:
-        images = images.select_classes(list(spec.classes))
+    return images.select_classes(list(spec.classes)) if spec.classes else images
+
+
+def split_images(images: LabelledImages, spec, seed: int) -> tuple[SplitData, Split]:
+    """The dataset's split (test set balanced) and the indices it took."""
     split = split_indices(images.labels, spec.train, spec.val, spec.test_per_class, seed, name=spec.name)
     x, y = images.images, images.labels
     return SplitData(spec.name, x[split.train], y[split.train], x[split.val], y[split.val],
-                     x[split.test], y[split.test], images.class_names)
+                     x[split.test], y[split.test], images.class_names), split
+
+
+def build_split(spec, seed: int) -> SplitData:
+    """Load a dataset as its profile entry says and split it (test set balanced)."""
+    return split_images(load_images(spec), spec, seed)[0]
 
 
 def checksum(data: SplitData) -> str:
@@ -80,7 +92,8 @@ def require_prepared(profile, seed: int) -> tuple[Path, dict]:
     if manifest is None:
         raise UserError(f"no prepared data in {directory}: {hint}")
     if manifest.get("profile_checksum") != profile.prepare_checksum:
-        raise UserError(f"the data in {directory} was prepared from other datasets or backbone settings of profile {profile.name}: {hint}")
+        raise UserError(f"the data in {directory} was prepared from another version of profile {profile.name} "
+                        f"(other datasets, backbone or subset settings): {hint}")
     return directory, manifest
 
 
@@ -93,3 +106,18 @@ def load_prepared(profile, seed: int, dataset: str) -> tuple[SplitData, dict]:
     if checksum(data) != manifest["datasets"][dataset]["checksum"]:
         raise UserError(f"prepared split {directory / dataset}.npz does not match its checksum: run `hpo prepare` again")
     return data, manifest
+
+
+def load_subset(profile, seed: int, name: str) -> tuple[SplitData, dict]:
+    """One Study III subset as `prepare` saved it (named after its target dataset), checked
+    against the manifest; and the manifest's description of it."""
+    directory, manifest = require_prepared(profile, seed)
+    subsets = manifest.get("subsets", {}).get("sets", {})
+    if name not in subsets:
+        raise UserError(f"subset {name} was not prepared in {directory}: the profile needs a `subset` section, "
+                        f"then run `hpo prepare --profile {profile.argument} --seed {seed}`")
+    data = load_split(directory / subset_file(name), manifest["subsets"]["dataset"])
+    if checksum(data) != subsets[name]["checksum"]:
+        raise UserError(f"prepared subset {directory / subset_file(name)} does not match its checksum: "
+                        f"run `hpo prepare --force`")
+    return data, subsets[name]

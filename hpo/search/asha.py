@@ -73,13 +73,14 @@ class Asha(Method):
             self.reached_top += 1
 
 
-def asha(profile, seed: int, fixed: dict | None = None) -> Asha:
+def asha(profile, seed: int, fixed: dict | None = None, max_trials_at_R: int | None = None) -> Asha:
     """ASHA over the applied space; new configurations are drawn at random from one seeded
-    ConfigSpace, so the same seed gives the same sequence."""
+    ConfigSpace, so the same seed gives the same sequence. `max_trials_at_R` replaces the
+    profile's N_m (Study III stops at 2 models trained to R)."""
     space = config_space(profile.space.applied, seed=seed)
 
     def sample() -> dict:
         return {k: native(v) for k, v in dict(space.sample_configuration()).items()}
 
     a = profile.asha
-    return Asha(sample, a.r, a.R, a.eta, a.s, a.max_trials_at_R)
+    return Asha(sample, a.r, a.R, a.eta, a.s, max_trials_at_R or a.max_trials_at_R)

@@ -17,7 +17,7 @@ from hpo.data.prepared import BACKBONE_FILE, load_prepared, prepared_dir, requir
 from hpo.errors import UserError
 from hpo.executor import Executor
 from hpo.models import backbone_factory, min_input_size
-from hpo.search import METHODS
+from hpo.search import METHODS, Method
 from hpo.search.asha import milestones
 from hpo.space import config_space, constants
 from hpo.training.feature_cache import cache_for
@@ -74,12 +74,15 @@ def check_space(profile, n_layers: int) -> None:
 
 
 def run_method(method: str, profile, seed: int, data, budget_total: int, make_backbone, minimum: int,
-               checkpoints, feature_cache=None) -> MethodResult:
-    fixed = constants(config_space(profile.space.applied))
-    policy = METHODS[method](profile, seed, fixed)
+               checkpoints, feature_cache=None, policy: Method | None = None,
+               tags: dict[str, str] | None = None) -> MethodResult:
+    """One method under its own budget, each job a trial run under the active run. `policy` is
+    the method already built (by default METHODS[method] from the profile); `tags` go on every trial."""
+    if policy is None:
+        policy = METHODS[method](profile, seed, constants(config_space(profile.space.applied)))
     budget = Budget(budget_total)
     executor = Executor(method, data, make_backbone, minimum, checkpoints, seed,
-                        keep_checkpoints=method == "asha", feature_cache=feature_cache)
+                        keep_checkpoints=method == "asha", feature_cache=feature_cache, tags=tags)
     best, failed, train_seconds, started_method = None, 0, 0.0, time.perf_counter()
     while (job := policy.next_job(budget.remaining)) is not None:
         budget.charge(job.trial, job.epochs)

@@ -1,4 +1,5 @@
-"""`prepare`: raw data -> fixed splits (test sets balanced), and the pretrained compact backbone.
+"""`prepare`: raw data -> fixed splits (test sets balanced), Study III's subsets when the profile
+has a `subset` section, and the pretrained compact backbone.
 
 Fine-tuning stages only load what this stage wrote; they never split or pretrain.
 """
@@ -10,9 +11,10 @@ from pathlib import Path
 import keras
 
 from hpo import tracking
-from hpo.data.prepared import (BACKBONE_FILE, build_split, checksum, combined_checksum, prepared_dir,
-                               read_manifest, save_split, write_manifest)
+from hpo.data.prepared import (BACKBONE_FILE, build_split, checksum, combined_checksum, load_images, prepared_dir,
+                               read_manifest, save_split, split_images, subset_file, write_manifest)
 from hpo.data.splits import class_counts
+from hpo.data.subsets import build_subsets, describe
 from hpo.models.backbones import compact, resolve_xception_weights
 from hpo.training import TrialConfig, fine_tune
 
@@ -56,9 +58,16 @@ def run_prepare(profile, seed: int, force: bool = False) -> dict:
         return manifest
     if profile.backbone.name == "xception":
         resolve_xception_weights(profile.backbone.weights)
-    splits = {spec.name: build_split(spec, seed) for spec in profile.datasets.targets}
+    splits, subsets = {}, {}
+    for spec in profile.datasets.targets:
+        images = load_images(spec)
+        splits[spec.name], split = split_images(images, spec, seed)
+        if profile.subset is not None and profile.subset.dataset == spec.name:
+            # drawn from the images outside this target's balanced test set, which scores them all
+            subsets = build_subsets(images, split.test, profile.subset, seed, spec.name)
     checksums = {name: checksum(data) for name, data in splits.items()}
-    data_checksum = combined_checksum(checksums)
+    subset_checksums = {name: checksum(data) for name, data in subsets.items()}
+    data_checksum = combined_checksum({**checksums, **{f"subset-{k}": v for k, v in subset_checksums.items()}})
     directory.mkdir(parents=True, exist_ok=True)
     with tracking.stage_run("prepare", f"prepare {profile.name} seed {seed}",
                             tracking.provenance_tags("prepare", profile, seed, data_checksum)):
@@ -71,6 +80,15 @@ def run_prepare(profile, seed: int, force: bool = False) -> dict:
                   f"{datasets[name]['test']} test (balanced), {data.n_classes} classes", flush=True)
         manifest = {"profile": profile.name, "profile_checksum": profile.prepare_checksum, "seed": seed,
                     "data_checksum": data_checksum, "datasets": datasets, "backbone": {"name": profile.backbone.name}}
+        if subsets:
+            manifest["subsets"] = {"dataset": profile.subset.dataset, "sets": {}}
+            for name, data in subsets.items():
+                save_split(data, directory / subset_file(name))
+                described = manifest["subsets"]["sets"][name] = {"file": subset_file(name),
+                                                                 "checksum": subset_checksums[name], **describe(data)}
+                print(f"subset {name} of {profile.subset.dataset}: {described['train']} train "
+                      f"{described['train_class_counts']} / {described['val']} val / {described['test']} test",
+                      flush=True)
         if profile.backbone.name == "compact" and profile.backbone.weights == "pretrained":
             manifest["backbone"].update(_pretrain(profile, seed, directory))
         write_manifest(directory, manifest)

@@ -26,8 +26,9 @@ from hpo.report.queries import CURVE_METRICS, STAGES, RunData, TrackingReader, r
 
 STUDY_STAGES = ("importance", "compare", "subset")  # stages whose study runs hold results
 TABLES = ("table6", "table7", "table4_importance", "table5_pairs", "budget")
-GENERATED = ["index.html", "metrics.json", "anytime.csv", "figures"] + [
-    f"{name}.{ext}" for name in TABLES for ext in tables.TABLE_FILES]
+TABLES_DIR = "tables"
+# Everything a report writes (a DVC output each; a second report replaces them, nothing else).
+GENERATED = ["index.html", "metrics.json", "anytime.csv", "figures", TABLES_DIR]
 
 
 @dataclass
@@ -136,9 +137,9 @@ class _Writer:
         self.out = out
 
     def table(self, frame: pd.DataFrame, name: str, caption: str, best=(), links=None) -> str:
-        paths = tables.write_table(frame, self.out, name, caption)
+        paths = tables.write_table(frame, self.out / TABLES_DIR, name, caption)
         return (f"<h3>{escape(caption)}</h3>\n" + page.table_html(frame, best, links)
-                + page.files_html(p.name for p in paths))
+                + page.files_html(p.relative_to(self.out).as_posix() for p in paths))
 
     def figure(self, fig, name: str, caption: str) -> str:
         png, svg = figures.save(fig, self.out / "figures" / name)

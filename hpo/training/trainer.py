@@ -34,6 +34,9 @@ CHECKPOINT_MODEL = "model.weights.h5"
 CHECKPOINT_STATE = "state.json"
 CHECKPOINT_OPTIMIZER = "optimizer.npz"
 HEAD_LAYERS = ("avg_pool", "head_dropout", "predictions")  # as build_classifier names them
+# Evaluation runs in inference mode (batch norm on its moving statistics, no dropout), so its
+# batch size changes no number, only how many steps Python dispatches: few, large ones.
+EVAL_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,9 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
     `backbone_factory` returns a fresh backbone with its initial (pretrained) weights. The same
     seed and inputs give the same initial head, data order and so the same curve. With a
     `feature_cache` and k < L, the frozen prefix runs once per image (see frozen.py) and only
-    the tail trains on its output: the same model, trained on the same numbers.
+    the tail trains on its output: the same model, trained on the same numbers. Data with a
+    `class_weight` per class (hpo.data.subsets.WeightedSplitData) weighs the training loss by
+    class, whichever model trains; the accuracies and the validation loss stay unweighted.
     """
     if epochs < 0:
         raise UserError(f"epochs must be >= 0, got {epochs}")
@@ -222,12 +227,15 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
         inputs.append(to_network_input(data.x_test, config.input_size) if evaluate_test else None)
     _ready(trained, config, optimizer_state)
     x_train, x_val, x_test = inputs
+    class_weight = getattr(data, "class_weight", None)
     if epochs:
         trained.fit(x_train, data.y_train, batch_size=config.batch_size, epochs=start + epochs,
-                    initial_epoch=start, validation_data=(x_val, data.y_val), shuffle=True, verbose=0,
+                    initial_epoch=start, validation_data=(x_val, data.y_val), validation_batch_size=EVAL_BATCH,
+                    shuffle=True, verbose=0,
+                    class_weight=dict(enumerate(class_weight)) if class_weight else None,
                     callbacks=[_EpochReporter(result, on_epoch)])
     if evaluate_test:
-        result.test_accuracy = float(trained.evaluate(x_test, data.y_test, batch_size=256, verbose=0,
+        result.test_accuracy = float(trained.evaluate(x_test, data.y_test, batch_size=EVAL_BATCH, verbose=0,
                                                       return_dict=True)["accuracy"])
     if checkpoint_to is not None:
         result.checkpoint = save_checkpoint(model, trained, result, checkpoint_to)

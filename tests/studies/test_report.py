@@ -58,7 +58,7 @@ def report(store, tmp_path_factory):
 
 
 def test_table6_is_the_best_child_metrics_of_the_latest_finished_study(store, report):
-    rows = {r["dataset"]: r for r in _rows(report / "table6.csv")}
+    rows = {r["dataset"]: r for r in _rows(report / "tables" / "table6.csv")}
     assert list(rows) == ["fashion", "digits"]
     children = store.client.search_runs([store.client.get_run(store.runs["B"]).info.experiment_id],
                                         f"tags.mlflow.parentRunId = '{store.runs['B']}'")
@@ -76,12 +76,12 @@ def test_table6_is_the_best_child_metrics_of_the_latest_finished_study(store, re
 def test_every_table_and_figure_is_written(report):
     names = {p.relative_to(report).as_posix() for p in report.rglob("*")}
     for table in ("table6", "budget", "table4_importance", "table5_pairs"):
-        assert {f"{table}.md", f"{table}.csv", f"{table}.tex"} <= names
+        assert {f"tables/{table}.md", f"tables/{table}.csv", f"tables/{table}.tex"} <= names
     for figure in ("anytime_fashion", "anytime_digits", "curves_digits", "importance", "marginals_fashion",
                    "marginals_all_datasets"):
         assert {f"figures/{figure}.png", f"figures/{figure}.svg"} <= names
-    assert not any(n.startswith("table7") for n in names)
-    budget = {(r["dataset"], r["method"]): r for r in _rows(report / "budget.csv")}
+    assert not any(n.startswith("tables/table7") for n in names)
+    budget = {(r["dataset"], r["method"]): r for r in _rows(report / "tables" / "budget.csv")}
     assert budget["digits", "asha"]["epochs charged"] == budget["digits", "asha"]["epochs logged"] == "4"
     assert budget["digits", "asha"]["failed trials"] == "1"
 
@@ -100,7 +100,8 @@ def test_the_page_shows_what_has_not_run_and_links_every_run(store, report):
 def test_the_same_tracking_data_gives_the_same_files(store, report, tmp_path):
     (tmp_path / "figures").mkdir()
     (tmp_path / "figures" / "stale.png").write_text("from an earlier report")
-    (tmp_path / "table7.md").write_text("stale")
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables" / "table7.md").write_text("stale")
     (tmp_path / "README.md").write_text("kept")
     run_report("smoke", 0, [], tmp_path, uri=store.uri)
     first = {p.relative_to(report): p.read_bytes() for p in report.rglob("*") if p.is_file()}
@@ -113,8 +114,8 @@ def test_marginals_are_left_out_when_they_cannot_be_the_studys(store, tmp_path):
     run_report("smoke", 7, [], tmp_path, uri=store.uri)
     html = (tmp_path / "index.html").read_text()
     assert "marginal plots not drawn for fashion (recomputed importances differ from the logged ones" in html
-    assert (tmp_path / "table4_importance.csv").exists() and not list(tmp_path.glob("figures/marginals_*"))
-    assert "not run" in html and not (tmp_path / "table6.csv").exists()  # no compare study with seed 7
+    assert (tmp_path / "tables" / "table4_importance.csv").exists() and not list(tmp_path.glob("figures/marginals_*"))
+    assert "not run" in html and not (tmp_path / "tables" / "table6.csv").exists()  # no compare study with seed 7
 
 
 def test_cli_nonexistent_study_is_one_line_and_exit_2(store, tmp_path):
@@ -162,7 +163,7 @@ def test_report_against_a_server_equals_the_runs_queried_directly(served):
     experiments = [e.experiment_id for e in client.search_experiments()]
     [study] = client.search_runs(experiments, "tags.stage = 'compare' and tags.profile = 'smoke'")
     children = client.search_runs([study.info.experiment_id], f"tags.mlflow.parentRunId = '{study.info.run_id}'")
-    [row] = _rows(out / "table6.csv")
+    [row] = _rows(out / "tables" / "table6.csv")
     assert row["dataset"] == "digits" and len(children) == 2
     metrics = json.loads((out / "metrics.json").read_text())
     for child in children:
@@ -233,7 +234,7 @@ def test_the_page_renders_in_headless_chromium(served, tmp_path):
     colours = np.unique((pixels[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)
     assert len(colours) > 100  # text, tables and plotted lines, not a blank or an error page
     html = (out / "index.html").read_text()
-    [row] = _rows(out / "table6.csv")
+    [row] = _rows(out / "tables" / "table6.csv")
     for column in ("grid val", "asha val", "max difference"):
         assert f">{float(row[column]):g}</td>" in html
     assert '<img src="figures/anytime_digits.png"' in html and (out / "figures" / "anytime_digits.png").exists()

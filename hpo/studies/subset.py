@@ -1,0 +1,193 @@
+"""`subset` (Study III, Table 7, Fig. 2): ASHA (N_m = 2) searches the applied space on each
+variant of the training data, then the best configuration of each variant is trained on the whole
+training set and scored on the target's balanced test set.
+
+Variants (data from `prepare`, see hpo/data/subsets.py): the balanced subset; the imbalanced
+subset; the imbalanced subset with class weights in the loss (hpo.data.subsets.class_weights);
+the imbalanced subset augmented offline (4x its training images); both of these; and the whole
+training set. ASHA validates each variant on its own subset's validation images, drawn like its
+training images (the balanced variant on balanced ones, the imbalanced ones on imbalanced ones),
+and draws its configurations from the same seeded sequence in every variant, so the variants
+differ only in their data.
+
+Run tree: study run (artifacts subsets.json with every subset's class counts, table7.md/.csv) ->
+one child per variant (tags `variant`, `dataset`, `variant_label` in Table 7's wording; artifact
+class_counts.json of its data and class weights; the best configuration as params;
+`best_val_accuracy`, `budget_used_epochs`, `n_trials`, `test_accuracy` of the final training) ->
+ASHA's trials as grandchildren, plus the final training (tag `final` = true). The final training
+uses the whole training set as it is, without class weights or augmentation, for every variant:
+the variants differ only in the configuration they chose.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from dataclasses import dataclass
+
+import keras
+import pandas as pd
+
+from hpo import tracking
+from hpo.data.prepared import BACKBONE_FILE, load_subset, prepared_dir, require_prepared
+from hpo.data.subsets import WeightedSplitData, describe, with_class_weights
+from hpo.errors import UserError
+from hpo.models import backbone_factory, min_input_size
+from hpo.search.asha import asha
+from hpo.studies.compare import check_request, check_space, run_method
+from hpo.training import TrialConfig, fine_tune
+from hpo.training.feature_cache import cache_for
+
+@dataclass(frozen=True)
+class Variant:
+    name: str  # the `variant` tag
+    label: str  # Table 7's wording
+    subset: str  # the prepared subset it trains on (hpo.data.subsets.SUBSETS)
+    weighted: bool  # class weights in the loss
+
+
+VARIANTS = (
+    Variant("balanced", "balanced", "balanced", False),
+    Variant("imbalanced", "imbalanced", "imbalanced", False),
+    Variant("imbalanced_weighted", "imbalanced & class weighting", "imbalanced", True),
+    Variant("imbalanced_augmented", "imbalanced & augmentation", "imbalanced_augmented", False),
+    Variant("imbalanced_weighted_augmented", "imbalanced & class weighting & augmentation",
+            "imbalanced_augmented", True),
+    Variant("whole", "whole training set", "whole", False),
+)
+VARIANT_NAMES = tuple(v.name for v in VARIANTS)
+
+
+@dataclass
+class VariantResult:
+    variant: str
+    dataset: str
+    budget_used: int
+    n_trials: int
+    n_failed: int
+    best_val: float  # on the variant's own validation images
+    best_config: dict | None
+    test_accuracy: float  # of the best configuration trained on the whole training set
+
+
+def check_variants(profile, variants: list[str] | None) -> list[Variant]:
+    if profile.subset is None:
+        raise UserError(f"profile {profile.name} has no `subset` section: Study III needs one "
+                        f"(see profiles/smoke.yaml)")
+    names = list(variants or VARIANT_NAMES)
+    unknown = [v for v in names if v not in VARIANT_NAMES]
+    if unknown or not names:
+        raise UserError(f"unknown variant {', '.join(unknown) or '(none)'}: choose from {', '.join(VARIANT_NAMES)}")
+    return [v for v in VARIANTS if v.name in names]
+
+
+def _final_training(variant: Variant, config: dict, whole, epochs: int, make_backbone, minimum: int, seed: int,
+                    feature_cache) -> float:
+    """Fig. 2's last step as a grandchild run: the configuration trained on the whole training
+    set and scored on the balanced test set. NaN when the training fails; the study goes on."""
+    tags = {"final": "true", "variant": variant.name, "dataset": whole.name, "status": "RUNNING"}
+    run_id = None
+    try:
+        with tracking.child_run(f"final {variant.name}", tags):
+            run_id = tracking.active_run_id()
+            tracking.log_params(config)
+            result = fine_tune(TrialConfig.from_dict(config), whole, epochs, backbone_factory=make_backbone,
+                               min_input_size=minimum, on_epoch=lambda m: tracking.log_epoch(m.metrics(), m.epoch),
+                               seed=seed, feature_cache=feature_cache)
+            tracking.log_metrics({"test_accuracy": result.test_accuracy, "epochs": epochs})
+            tracking.set_tags({"status": "FINISHED"})
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:  # noqa: BLE001  (a failed training is recorded; the other variants go on)
+        if run_id is None:  # the run could not even start: tracking itself is broken
+            raise
+        tracking.tag_run(run_id, {"status": "FAILED"})
+        print(f"[{whole.name} {variant.name}] final training FAILED ({type(e).__name__}: {e})", flush=True)
+        return math.nan
+    return result.test_accuracy
+
+
+def table(results: list[VariantResult]) -> pd.DataFrame:
+    """The Table 7 analogue: per variant, the configuration ASHA chose on it and that
+    configuration's test accuracy when trained on the whole training set."""
+    rows = []
+    for r in results:
+        config = r.best_config or {}
+        lr = config.get("learning_rate")
+        rows.append({"variant": r.variant, "learning rate": float(f"{lr:.4g}") if lr is not None else math.nan,
+                     "dropout": round(config["dropout"], 4) if "dropout" in config else math.nan,
+                     "optimizer": config.get("optimizer", ""), "fine-tuned layers": config.get("fine_tuned_layers", ""),
+                     "test accuracy": round(r.test_accuracy, 4)})
+    return pd.DataFrame(rows, columns=["variant", "learning rate", "dropout", "optimizer", "fine-tuned layers",
+                                       "test accuracy"])
+
+
+def run_subset(profile, seed: int, variants: list[str] | None = None) -> list[VariantResult]:
+    chosen = check_variants(profile, variants)
+    spec, budget = profile.subset, profile.budget.epochs
+    check_request(profile, [spec.dataset], ["asha"], budget)
+    _, manifest = require_prepared(profile, seed)
+    if "subsets" not in manifest:
+        raise UserError(f"the prepared data of profile {profile.name} has no subsets: "
+                        f"run `hpo prepare --profile {profile.argument} --seed {seed} --force`")
+    make_backbone = backbone_factory(profile.backbone, prepared_dir(profile.name, seed) / BACKBONE_FILE)
+    check_space(profile, n_layers=len(make_backbone().layers))
+    minimum = min_input_size(profile.backbone.name)
+    feature_cache = cache_for(profile.cache)  # shared by every variant: same images, same features
+    whole, _ = load_subset(profile, seed, "whole")
+    # The final training runs R epochs: the longest any configuration trains in ASHA, so the
+    # chosen configuration is trained as long as it was when it was chosen (on more images).
+    final_epochs = profile.asha.R
+    study = f"subset-{profile.name}-seed{seed}"
+    tags = {**tracking.provenance_tags("subset", profile, seed, manifest["data_checksum"]),
+            "study": study, "datasets": spec.dataset, "variants": ",".join(v.name for v in chosen),
+            "budget_epochs": str(budget)}
+    results = []
+    started = time.perf_counter()
+    with tracking.stage_run("subset", f"subset {profile.name} seed {seed}", tags), \
+            tempfile.TemporaryDirectory(prefix="hpo-checkpoints-") as checkpoints:
+        tracking.log_params({"max_trials_at_R": spec.max_trials_at_R, "final_epochs": final_epochs,
+                             "budget_epochs": budget})
+        tracking.log_dict(manifest["subsets"], "subsets.json")  # every subset's sizes and class counts
+        for variant in chosen:
+            data = whole if variant.subset == "whole" else load_subset(profile, seed, variant.subset)[0]
+            if variant.weighted:
+                data = with_class_weights(data)
+            variant_tags = {"variant": variant.name, "dataset": spec.dataset, "variant_label": variant.label}
+            with tracking.child_run(f"{variant.name} {spec.dataset}", variant_tags):
+                keras.backend.clear_session()
+                counts = describe(data)
+                if isinstance(data, WeightedSplitData):
+                    counts["class_weight"] = list(data.class_weight)
+                tracking.log_dict(counts, "class_counts.json")
+                tracking.log_params({"train_images": counts["train"], "val_images": counts["val"],
+                                     "weighted": variant.weighted, "subset": variant.subset})
+                policy = asha(profile, seed, max_trials_at_R=spec.max_trials_at_R)
+                r = run_method("asha", profile, seed, data, budget, make_backbone, minimum,
+                               f"{checkpoints}/{variant.name}", feature_cache, policy=policy,
+                               tags={"study": study, "variant": variant.name})
+                metrics = {"budget_used_epochs": r.budget_used, "n_trials": r.n_trials, "n_failed": r.n_failed,
+                           "best_val_accuracy": r.best_val, "best_test_accuracy": r.best_test}
+                test_accuracy = math.nan
+                if r.best_config:
+                    tracking.log_params(r.best_config)
+                    tracking.log_dict(r.best_config, "best_config.json")
+                    test_accuracy = _final_training(variant, r.best_config, whole, final_epochs, make_backbone,
+                                                    minimum, seed, feature_cache)
+                tracking.log_metrics({**metrics, "test_accuracy": test_accuracy})
+                print(f"[{spec.dataset} {variant.name}] best val {r.best_val:.4f} on the variant, "
+                      f"test {test_accuracy:.4f} after {final_epochs} epochs on the whole training set", flush=True)
+            results.append(VariantResult(variant.name, spec.dataset, r.budget_used, r.n_trials, r.n_failed,
+                                         r.best_val, r.best_config, test_accuracy))
+        frame = table(results)
+        markdown = frame.to_markdown(index=False)
+        tracking.log_text(markdown + "\n", "table7.md")
+        tracking.log_text(frame.to_csv(index=False), "table7.csv")
+        wall = time.perf_counter() - started
+        tracking.log_metrics({"wall_seconds": wall})
+    print(f"\nsubset took {wall:.0f} s\n\nTable 7 analogue: the configuration ASHA chose on each variant "
+          f"(N_m = {spec.max_trials_at_R}) and its test accuracy after {final_epochs} epochs on the whole "
+          f"training set ({spec.dataset}, balanced test set)\n")
+    print(markdown, flush=True)
+    return results
