@@ -6,7 +6,7 @@ PROFILE ?= embedded
 SEED ?= 0
 MLFLOW_RUN := mlflow run . --env-manager local
 
-.PHONY: setup data run test test-fast bench ui clean
+.PHONY: setup data run test test-fast repro-check bench ui clean
 
 setup:
 	@bash scripts/setup.sh
@@ -29,6 +29,11 @@ test: setup
 # Fast tests only.
 test-fast: setup
 	python -m pytest -m "not slow"
+
+# The DVC pipeline (params.yaml: smoke) from a clean clone of this checkout's last commit:
+# repro, nothing to redo, a changed parameter reruns only what depends on it (CI runs it).
+repro-check: setup
+	bash scripts/check_repro.sh
 
 # Speed checks (pytest-benchmark): prints a table, saves JSON under .benchmarks/. Not run by CI.
 bench: setup

@@ -94,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--methods", default="all", help="comma-separated: grid,random,tpe,asha (default: all)")
     compare.add_argument("--budget", type=_integer, default=0, help="epochs per method (default: the profile's)")
 
+    subset = stages.add_parser("subset", help="Study III: ASHA on balanced / imbalanced / weighted / augmented subsets")
+    _common(subset)
+    _record(subset)
+    subset.add_argument("--variants", default="all",
+                        help="comma-separated: balanced, imbalanced, imbalanced_weighted, imbalanced_augmented, "
+                             "imbalanced_weighted_augmented, whole (default: all)")
+
     report = stages.add_parser("report", help="tables, figures and a page of the studies, from the tracking server")
     report.add_argument("--profile", default="embedded", help="profile name (profiles/NAME.yaml) or YAML path")
     report.add_argument("--seed", type=_seed, default=None,
@@ -143,6 +150,11 @@ def run(args: argparse.Namespace) -> None:
     elif args.stage == "compare":
         from hpo.studies.compare import run_compare
         run_compare(profile, args.seed, _list(args.datasets), _list(args.methods), args.budget or None)
+        if args.record:
+            _write_record(args.record)
+    elif args.stage == "subset":
+        from hpo.studies.subset import run_subset
+        run_subset(profile, args.seed, _list(args.variants))
         if args.record:
             _write_record(args.record)
 

@@ -29,7 +29,7 @@ def test_conda_and_pyproject_pins_equal_the_lock_file():
 
 def test_every_entry_point_takes_profile_and_seed():
     project = yaml.safe_load((ROOT / "MLproject").read_text())
-    assert {"prepare", "train", "importance", "compare", "report"} <= set(project["entry_points"])
+    assert {"prepare", "train", "importance", "compare", "subset", "report"} <= set(project["entry_points"])
     for name, entry in project["entry_points"].items():
         assert {"profile", "seed"} <= set(entry["parameters"]), name
         assert entry["command"].startswith(f"python -m hpo {name} ")
