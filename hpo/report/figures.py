@@ -12,6 +12,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from hpo.report.importance import draw_marginal
+
 if TYPE_CHECKING:
     from hpo.report.importance import ImportanceResult
     from hpo.report.queries import RunData
@@ -86,17 +88,7 @@ def marginals_figure(result: ImportanceResult, label: str) -> Figure:
     fig = Figure(figsize=(4.0 * cols, 3.0 * rows), layout="constrained")
     for i, m in enumerate(marginals):
         ax = fig.add_subplot(rows, cols, i + 1)
-        if m.kind in ("linear", "log"):
-            ax.plot(m.values, m.mean)
-            ax.fill_between(m.values, m.mean - m.std, m.mean + m.std, alpha=0.3)
-            if m.kind == "log":
-                ax.set_xscale("log")
-        else:
-            positions = range(len(m.values))
-            ax.errorbar(positions, m.mean, yerr=m.std, fmt="o", capsize=4)
-            ax.set_xticks(list(positions), [str(v) for v in m.values])
-        ax.set_xlabel(m.name)
-        ax.set_ylabel("predicted val accuracy")
+        draw_marginal(ax, m, "predicted val accuracy")
         ax.grid(alpha=0.3)
     fig.suptitle(f"Marginals ({label}, {result.n_trials} trainings)")
     return fig

@@ -201,6 +201,22 @@ def fanova_importances(space: ConfigurationSpace, configs: list[dict], scores: l
     return ImportanceResult(individual, pairs, marginals, len(y))
 
 
+def draw_marginal(ax, m: Marginal, ylabel: str) -> None:
+    """One marginal on matplotlib axes: a curve with a band of one std across trees over a float
+    (log axis for a log-scale one), points with error bars over choices."""
+    if m.kind in ("linear", "log"):
+        ax.plot(m.values, m.mean)
+        ax.fill_between(m.values, m.mean - m.std, m.mean + m.std, alpha=0.3)
+        if m.kind == "log":
+            ax.set_xscale("log")
+    else:
+        positions = range(len(m.values))
+        ax.errorbar(positions, m.mean, yerr=m.std, fmt="o", capsize=4)
+        ax.set_xticks(list(positions), [str(v) for v in m.values])
+    ax.set_xlabel(m.name)
+    ax.set_ylabel(ylabel)
+
+
 def plot_marginals(result: ImportanceResult, directory: str | Path, prefix: str = "marginal_",
                    ylabel: str = "predicted accuracy") -> list[Path]:
     """One PNG per hyperparameter (Fig. 3): a curve with a band of one std across trees over a
@@ -212,18 +228,7 @@ def plot_marginals(result: ImportanceResult, directory: str | Path, prefix: str 
     paths = []
     for m in result.marginals.values():
         fig = Figure(figsize=(4.5, 3.2), layout="constrained")
-        ax = fig.add_subplot()
-        if m.kind in ("linear", "log"):
-            ax.plot(m.values, m.mean)
-            ax.fill_between(m.values, m.mean - m.std, m.mean + m.std, alpha=0.3)
-            if m.kind == "log":
-                ax.set_xscale("log")
-        else:
-            positions = range(len(m.values))
-            ax.errorbar(positions, m.mean, yerr=m.std, fmt="o", capsize=4)
-            ax.set_xticks(list(positions), [str(v) for v in m.values])
-        ax.set_xlabel(m.name)
-        ax.set_ylabel(ylabel)
+        draw_marginal(fig.add_subplot(), m, ylabel)
         path = directory / f"{prefix}{m.name}.png"
         fig.savefig(path, dpi=100)
         paths.append(path)

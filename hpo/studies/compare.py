@@ -61,16 +61,17 @@ def check_request(profile, datasets: list[str], methods: list[str], budget: int)
                         f"{profile.budget.epochs_per_configuration} epochs")
 
 
-def check_space(profile, n_layers: int) -> None:
-    """The applied space and the grid must fit the backbone, or every trial would fail."""
-    applied = profile.space.applied
-    too_deep = [k for k in applied.fine_tuned_layers + profile.space.grid.fine_tuned_layers if k > n_layers]
+def check_space(profile, n_layers: int, section: str = "applied") -> None:
+    """A space (and, for the applied one, the grid) must fit the backbone, or every trial would fail."""
+    spec = getattr(profile.space, section)
+    layers = spec.fine_tuned_layers + (profile.space.grid.fine_tuned_layers if section == "applied" else [])
+    too_deep = [k for k in layers if k > n_layers]
     if too_deep:
-        raise UserError(f"space: fine_tuned_layers {too_deep} exceed the {profile.backbone.name} backbone "
+        raise UserError(f"space.{section}: fine_tuned_layers {too_deep} exceed the {profile.backbone.name} backbone "
                         f"({n_layers} layers)")
-    small = [s for s in applied.input_size if s < min_input_size(profile.backbone.name)]
+    small = [s for s in spec.input_size if s < min_input_size(profile.backbone.name)]
     if small:
-        raise UserError(f"space.applied.input_size {small} is below the {profile.backbone.name} minimum")
+        raise UserError(f"space.{section}.input_size {small} is below the {profile.backbone.name} minimum")
 
 
 def run_method(method: str, profile, seed: int, data, budget_total: int, make_backbone, minimum: int,

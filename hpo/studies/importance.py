@@ -22,6 +22,7 @@ from hpo import tracking
 from hpo.data.prepared import BACKBONE_FILE, load_prepared, prepared_dir, require_prepared
 from hpo.errors import UserError
 from hpo.executor import Executor
+from hpo.studies.compare import check_space
 from hpo.models import backbone_factory, min_input_size
 from hpo.report.importance import ImportanceResult, fanova_importances, plot_marginals
 from hpo.search.base import Job
@@ -44,17 +45,6 @@ def configurations(profile, seed: int, dataset_index: int) -> list[dict]:
     """The dataset's N configurations: independent draws per dataset, fixed by the seed."""
     space = config_space(profile.space.initial)
     return sample_configurations(space, profile.importance.trainings, seed + 1000 * dataset_index)
-
-
-def check_space(profile, n_layers: int) -> None:
-    initial = profile.space.initial
-    too_deep = [k for k in initial.fine_tuned_layers if k > n_layers]
-    if too_deep:
-        raise UserError(f"space.initial: fine_tuned_layers {too_deep} exceed the {profile.backbone.name} "
-                        f"backbone ({n_layers} layers)")
-    small = [s for s in initial.input_size if s < min_input_size(profile.backbone.name)]
-    if small:
-        raise UserError(f"space.initial.input_size {small} is below the {profile.backbone.name} minimum")
 
 
 def _train_dataset(executor: Executor, configs: list[dict], epochs: int, tags: dict) -> list[Training]:
@@ -122,7 +112,7 @@ def run_importance(profile, seed: int, datasets: list[str] | None = None) -> dic
         profile.target(name)
     _, manifest = require_prepared(profile, seed)
     make_backbone = backbone_factory(profile.backbone, prepared_dir(profile.name, seed) / BACKBONE_FILE)
-    check_space(profile, n_layers=len(make_backbone().layers))
+    check_space(profile, n_layers=len(make_backbone().layers), section="initial")
     feature_cache = cache_for(profile.cache)
     study = f"importance-{profile.name}-seed{seed}"
     epochs = profile.importance.epochs

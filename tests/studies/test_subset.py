@@ -7,15 +7,23 @@ import pytest
 from hpo.data.prepared import load_prepared, load_subset
 from hpo.data.splits import class_counts
 from hpo.errors import UserError
-from hpo.profiles import load_profile
+from hpo.profiles import load_profile, parse_profile
 from hpo.studies.subset import VARIANT_NAMES, VariantResult, check_variants, run_subset, table
+
+
+def _without_subset(text: str) -> str:
+    start = text.index("\nsubset:")
+    end = text.find("\n\n", start + 1)
+    return text[:start] + (text[end:] if end >= 0 else "\n")
 
 
 def test_unknown_variant_and_a_profile_without_the_section_are_refused(smoke_profile):
     with pytest.raises(UserError, match="unknown variant tiny: choose from balanced, imbalanced"):
         check_variants(smoke_profile, ["balanced", "tiny"])
-    with pytest.raises(UserError, match="profile embedded has no `subset` section"):
-        check_variants(load_profile("embedded"), None)
+    with pytest.raises(UserError, match="profile paper-nosubset has no `subset` section"):
+        text = load_profile("paper").source_file
+        check_variants(parse_profile(_without_subset(open(text).read()).replace("name: paper", "name: paper-nosubset")),
+                       None)
     assert [v.name for v in check_variants(smoke_profile, ["whole", "balanced"])] == ["balanced", "whole"]
 
 
