@@ -184,7 +184,7 @@ def test_report_against_a_server_equals_the_runs_queried_directly(served):
     logged = list(csv.DictReader(reader.artifact_text(study.info.run_id, "table6.csv").splitlines()))
     assert {k: float(v) for k, v in logged[0].items() if k != "dataset"} == {
         k: float(v) for k, v in row.items() if k != "dataset"}
-    budget = _rows(out / "budget.csv")
+    budget = _rows(out / "tables" / "budget.csv")
     assert all(r["epochs charged"] == r["epochs logged"] for r in budget)
     anytime = _rows(out / "anytime.csv")
     for method in ("grid", "asha"):
