@@ -15,6 +15,8 @@ setup:
 # DVC versions it (data.dvc). The loaders read it first.
 data: setup
 	python -m hpo.data.raw data
+	dvc commit -q -f data.dvc  # into DVC's cache, so that `dvc status` can compare it with data.dvc
+	@git diff --quiet -- data.dvc 2>/dev/null || { echo "make data: data/ differs from data.dvc (see git diff data.dvc)" >&2; exit 1; }
 
 # The main job on the embedded default: prepare, then Study II (compare).
 run: data

@@ -15,8 +15,10 @@ cd "$work/repo"
 fail() { echo "check_repro: FAILED: $*" >&2; exit 1; }
 ran() { grep -o "Running stage '[a-z]*'" "$1" | sed "s/Running stage '\(.*\)'/\1/" | sort | tr '\n' ' '; }
 
-python -m hpo.data.raw data >/dev/null
-dvc status data.dvc | grep -q "up to date" || fail "data.dvc differs after filling data/"
+python -m hpo.data.raw data >/dev/null  # what `make data` does, with this environment
+dvc commit -q -f data.dvc
+git diff --quiet -- data.dvc || fail "data.dvc differs after filling data/"
+dvc status data.dvc | grep -q "up to date" || fail "dvc status: data.dvc is not up to date after filling data/"
 cp data/digits/digits-labels-idx1-ubyte "$work/labels"
 printf 'x' >> data/digits/digits-labels-idx1-ubyte
 dvc status data.dvc | grep -q "modified" || fail "a changed raw file is not reported as modified"
