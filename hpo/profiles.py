@@ -203,7 +203,7 @@ class SubsetSpec(_Strict):
     train: PosInt  # training images of each subset
     val: PosInt  # validation images of each subset
     # offline augmentation of the imbalanced subset's training images: one altered copy per entry
-    augmentations: list[Literal["rotation", "zoom", "vertical_flip"]] = list(AUGMENTATIONS)
+    augmentations: list[Literal[AUGMENTATIONS]] = list(AUGMENTATIONS)
     max_trials_at_R: PosInt = 2  # ASHA's N_m in Study III (Section 3.3); the rest of ASHA as in `asha`
 
     STUDY_ONLY: ClassVar[frozenset[str]] = frozenset({"max_trials_at_R"})  # the keys `prepare` does not read

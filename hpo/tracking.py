@@ -21,9 +21,14 @@ VERSIONED_PACKAGES = ("tensorflow-cpu", "tensorflow", "keras", "mlflow", "numpy"
                       "ConfigSpace", "fanova", "scikit-learn", "pandas", "dvc")
 
 
+def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI when set, otherwise the local sqlite store."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
 def configure() -> str:
-    """Use MLFLOW_TRACKING_URI when set, otherwise the local sqlite store; return the URI."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    """Point MLflow at tracking_uri(); return it."""
+    uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
     return uri
 
@@ -160,34 +165,37 @@ def tag_run(run_id: str, tags: dict[str, str]) -> None:
         client.set_tag(run_id, key, value)
 
 
-def _all_experiment_ids(client: MlflowClient) -> list[str]:
-    return [e.experiment_id for e in client.search_experiments()]
-
-
-def find_finished_trial(tags: dict[str, str], params: dict, epochs: int) -> str | None:
-    """The id of an earlier trial run with these tags and parameters that trained `epochs`
-    epochs to the end (or diverged: retraining would diverge again), newest first; else None.
-    Searched in every experiment: `mlflow run` may have put the study anywhere."""
+def earlier_trials(tags: dict[str, str]) -> list:
+    """Earlier trial runs with these tags that trained to the end (or diverged: retraining would
+    diverge again), newest first; one query for a whole study's worth. Searched in every
+    experiment: `mlflow run` may have put the study anywhere."""
     client = MlflowClient()
     where = " and ".join(f"tags.{k} = '{v}'" for k, v in tags.items())
-    for run in client.search_runs(_all_experiment_ids(client), where, order_by=["attributes.start_time DESC"]):
-        status, error = run.data.tags.get("status"), run.data.tags.get("error", "")
-        if not (status == "FINISHED" or (status == "FAILED" and error.startswith("TrainingDiverged"))):
-            continue
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(experiments, where, order_by=["attributes.start_time DESC"])
+    return [r for r in runs if r.data.tags.get("status") == "FINISHED" or (
+        r.data.tags.get("status") == "FAILED" and r.data.tags.get("error", "").startswith("TrainingDiverged"))]
+
+
+def matching_trial(runs: list, trial: int, params: dict, epochs: int):
+    """The newest of `runs` (from earlier_trials) that was trial `trial` with exactly these
+    parameters and `epochs` epochs; else None."""
+    for run in runs:
         logged = run.data.params
-        if run.data.metrics.get("epochs") == epochs and set(logged) == {str(k) for k in params} and all(
-                _same_value(logged[str(k)], str(v)) for k, v in params.items()):
-            return run.info.run_id
+        if run.data.tags.get("trial") == str(trial) and run.data.metrics.get("epochs") == epochs \
+                and set(logged) == {str(k) for k in params} \
+                and all(_same_value(logged[str(k)], str(v)) for k, v in params.items()):
+            return run
     return None
 
 
-def copy_trial(source_run_id: str) -> dict:
-    """Record an earlier trial in the active run: its parameters, metric histories and status,
-    tagged `reused_from`; returns its latest metrics and tags."""
+def copy_trial(source) -> None:
+    """Record an earlier trial run (from earlier_trials) in the active run: its parameters,
+    metric histories and status, tagged `reused_from`."""
     from mlflow.entities import Metric
 
     client = MlflowClient()
-    source = client.get_run(source_run_id)
+    source_run_id = source.info.run_id
     run_id = active_run_id()
     history = [Metric(m.key, m.value, m.timestamp, m.step)
                for key in source.data.metrics for m in client.get_metric_history(source_run_id, key)]
@@ -196,7 +204,6 @@ def copy_trial(source_run_id: str) -> dict:
     log_params(source.data.params)
     keep = {k: v for k, v in source.data.tags.items() if k in ("status", "error")}
     mlflow.set_tags({**keep, "reused_from": source_run_id})
-    return {"metrics": source.data.metrics, "tags": source.data.tags}
 
 
 def log_artifacts(folder: Path, artifact_path: str) -> None:

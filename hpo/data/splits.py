@@ -21,6 +21,14 @@ def class_counts(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return np.bincount(labels, minlength=n_classes)
 
 
+def describe(data) -> dict:
+    """Sizes and class counts of a split (a SplitData): what manifests and study runs record."""
+    counts = {part: class_counts(getattr(data, f"y_{part}"), data.n_classes).tolist()
+              for part in ("train", "val", "test")}
+    return {"train": len(data.y_train), "val": len(data.y_val), "test": len(data.y_test),
+            "class_names": list(data.class_names), **{f"{part}_class_counts": c for part, c in counts.items()}}
+
+
 def split_indices(labels: np.ndarray, n_train: int, n_val: int, test_per_class: int, seed: int,
                   name: str = "dataset") -> Split:
     """A balanced test set of `test_per_class` images per class, then stratified train and

@@ -113,12 +113,3 @@ def build_subsets(images: LabelledImages, test: np.ndarray, spec, seed: int, nam
     splits["imbalanced_augmented"] = SplitData(name, x_aug, y_aug, base.x_val, base.y_val, base.x_test,
                                                base.y_test, base.class_names)
     return {key: splits[key] for key in SUBSETS}
-
-
-def describe(data: SplitData) -> dict:
-    """Sizes and class counts of a split (what the manifest and the subset study log)."""
-    counts = {part: class_counts(getattr(data, f"y_{part}"), data.n_classes).tolist()
-              for part in ("train", "val", "test")}
-    return {"train": len(data.y_train), "val": len(data.y_val), "test": len(data.y_test),
-            "class_names": list(data.class_names), **{f"{part}_class_counts": c for part, c in counts.items()}}
-

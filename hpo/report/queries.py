@@ -24,7 +24,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from hpo.errors import UserError
-from hpo.tracking import DEFAULT_TRACKING_URI
+from hpo.tracking import tracking_uri
 
 STAGES = ("prepare", "importance", "compare", "subset")
 CURVE_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
@@ -56,10 +56,6 @@ class RunData:
     @property
     def stage(self) -> str:
         return self.tags.get("stage", "")
-
-
-def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
 def _one_line(error: BaseException) -> str:

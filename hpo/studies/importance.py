@@ -49,14 +49,14 @@ def configurations(profile, seed: int, dataset_index: int) -> list[dict]:
 
 def _train_dataset(executor: Executor, configs: list[dict], epochs: int, tags: dict) -> list[Training]:
     trainings = []
+    recorded = tracking.earlier_trials(tags)
     for trial, config in enumerate(configs):
-        trial_tags = {**tags, "trial": str(trial)}
         started = time.perf_counter()
-        earlier = tracking.find_finished_trial(trial_tags, config, epochs)
+        earlier = tracking.matching_trial(recorded, trial, config, epochs)
         if earlier:
-            with tracking.child_run(f"importance trial {trial}", {**trial_tags, "method": "random"}):
-                copied = tracking.copy_trial(earlier)
-            metrics, ok = copied["metrics"], copied["tags"].get("status") == "FINISHED"
+            with tracking.child_run(f"importance trial {trial}", {**tags, "trial": str(trial), "method": "random"}):
+                tracking.copy_trial(earlier)
+            metrics, ok = earlier.data.metrics, earlier.data.tags.get("status") == "FINISHED"
             result = Training(config, metrics.get("val_accuracy", math.nan) if ok else math.nan,
                               metrics.get("test_accuracy", math.nan) if ok else math.nan, reused=True)
         else:

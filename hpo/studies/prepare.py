@@ -13,18 +13,12 @@ import keras
 from hpo import tracking
 from hpo.data.prepared import (BACKBONE_FILE, build_split, checksum, combined_checksum, load_images, prepared_dir,
                                read_manifest, save_split, split_images, subset_file, write_manifest)
-from hpo.data.splits import class_counts
-from hpo.data.subsets import build_subsets, describe
+from hpo.data.splits import describe
+from hpo.data.subsets import build_subsets
 from hpo.models.backbones import compact, resolve_xception_weights
 from hpo.training import TrialConfig, fine_tune
 
 PRETRAIN_DROPOUT = 0.2  # head dropout while pretraining; the head is thrown away afterwards
-
-
-def _describe(data) -> dict:
-    return {"train": len(data.y_train), "val": len(data.y_val), "test": len(data.y_test),
-            "class_names": list(data.class_names),
-            "test_class_counts": class_counts(data.y_test, data.n_classes).tolist()}
 
 
 def _pretrain(profile, seed: int, directory) -> dict:
@@ -45,7 +39,7 @@ def _pretrain(profile, seed: int, directory) -> dict:
     backbone.save(directory / BACKBONE_FILE)
     tracking.log_metrics({"source_test_accuracy": result.test_accuracy})
     print(f"pretrained backbone: source-task test accuracy {result.test_accuracy:.4f}", flush=True)
-    return {"file": BACKBONE_FILE, "source": _describe(source), "source_test_accuracy": result.test_accuracy,
+    return {"file": BACKBONE_FILE, "source": describe(source), "source_test_accuracy": result.test_accuracy,
             "pretrain": spec.model_dump(), "layers": len(backbone.layers)}
 
 
@@ -75,7 +69,7 @@ def run_prepare(profile, seed: int, force: bool = False) -> dict:
         datasets = {}
         for name, data in splits.items():
             save_split(data, directory / f"{name}.npz")
-            datasets[name] = {"checksum": checksums[name], **_describe(data)}
+            datasets[name] = {"checksum": checksums[name], **describe(data)}
             print(f"{name}: {datasets[name]['train']} train / {datasets[name]['val']} val / "
                   f"{datasets[name]['test']} test (balanced), {data.n_classes} classes", flush=True)
         manifest = {"profile": profile.name, "profile_checksum": profile.prepare_checksum, "seed": seed,

@@ -25,7 +25,6 @@ from hpo.report import figures, page, tables
 from hpo.report.queries import CURVE_METRICS, STAGES, RunData, TrackingReader, reading
 
 STUDY_STAGES = ("importance", "compare", "subset")  # stages whose study runs hold results
-TABLES = ("table6", "table7", "table4_importance", "table5_pairs", "budget")
 TABLES_DIR = "tables"
 # Everything a report writes (a DVC output each; a second report replaces them, nothing else).
 GENERATED = ["index.html", "metrics.json", "anytime.csv", "figures", TABLES_DIR]
@@ -101,7 +100,8 @@ def load_compare(reader: TrackingReader, study: RunData) -> None:
         best = tables.best_point(method_run)
         if best is not None:
             for key in CURVE_METRICS:
-                best[0].histories.setdefault(key, reader.history(best[0].run_id, key))
+                if key not in best[0].histories:  # val_accuracy is already there
+                    best[0].histories[key] = reader.history(best[0].run_id, key)
 
 
 def load_importance(reader: TrackingReader, study: RunData) -> str | None:

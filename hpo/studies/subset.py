@@ -31,7 +31,8 @@ import pandas as pd
 
 from hpo import tracking
 from hpo.data.prepared import BACKBONE_FILE, load_subset, prepared_dir, require_prepared
-from hpo.data.subsets import WeightedSplitData, describe, with_class_weights
+from hpo.data.splits import describe
+from hpo.data.subsets import WeightedSplitData, with_class_weights
 from hpo.errors import UserError
 from hpo.models import backbone_factory, min_input_size
 from hpo.search.asha import asha
