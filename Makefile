@@ -6,10 +6,14 @@ PROFILE ?= embedded
 SEED ?= 0
 MLFLOW_RUN := mlflow run . --env-manager local
 
-.PHONY: setup data run test test-fast repro-check bench ui clean
+.PHONY: setup setup-tests data run test test-fast repro-check bench ui clean
 
 setup:
 	@bash scripts/setup.sh
+
+# What the tests need beyond the main job: PyTorch, for the test under KERAS_BACKEND=torch.
+setup-tests:
+	@bash scripts/setup.sh torch
 
 # data/: the embedded profile's raw inputs (Fashion-MNIST, digits), byte-identical everywhere;
 # DVC versions it (data.dvc). The loaders read it first.
@@ -24,12 +28,12 @@ run: data
 	$(MLFLOW_RUN) -e compare --experiment-name compare -P profile=$(PROFILE) -P seed=$(SEED)
 
 # Every test, slow ones included (what CI runs).
-test: setup
+test: setup-tests
 	@python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$status
 
 # Fast tests only.
-test-fast: setup
+test-fast: setup-tests
 	python -m pytest -m "not slow"
 
 # The DVC pipeline (params.yaml: smoke) from a clean clone of this checkout's last commit:

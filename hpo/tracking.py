@@ -17,8 +17,8 @@ from hpo.errors import UserError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-VERSIONED_PACKAGES = ("tensorflow-cpu", "tensorflow", "keras", "mlflow", "numpy", "hyperopt", "scikit-optimize",
-                      "ConfigSpace", "fanova", "scikit-learn", "pandas", "dvc")
+VERSIONED_PACKAGES = ("tensorflow-cpu", "tensorflow", "torch", "jax", "keras", "mlflow", "numpy", "hyperopt",
+                      "scikit-optimize", "ConfigSpace", "fanova", "scikit-learn", "pandas", "dvc")
 
 
 def tracking_uri() -> str:
@@ -47,6 +47,12 @@ def git_commit() -> tuple[str, bool]:
         return "unknown", False
 
 
+def keras_backend() -> str:
+    """The backend Keras trains with (KERAS_BACKEND, else ~/.keras/keras.json, else tensorflow)."""
+    import keras  # here, not at the top: reading the store needs no deep-learning framework
+    return keras.backend.backend()
+
+
 def package_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in VERSIONED_PACKAGES:
@@ -61,7 +67,7 @@ def provenance_tags(stage: str, profile, seed: int, data_checksum: str) -> dict[
     commit, dirty = git_commit()
     tags = {"stage": stage, "profile": profile.name, "profile_file": profile.source_file,
             "profile_checksum": profile.checksum, "seed": str(seed), "git_commit": commit,
-            "git_dirty": str(dirty).lower(), "data_checksum": data_checksum}
+            "git_dirty": str(dirty).lower(), "data_checksum": data_checksum, "keras_backend": keras_backend()}
     tags.update({f"version.{name}": v for name, v in package_versions().items()})
     return tags
 

@@ -2,6 +2,7 @@
 # Set up a fresh machine: system packages (swig to build pyrfr for fanova; Fashion-MNIST;
 # chromium, headless, for the report page's rendering test),
 # a Python 3.11 virtual environment in .venv with the pinned packages, the suite itself.
+# Optional extras as arguments: `setup.sh torch` also installs requirements-torch.txt.
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,13 +30,24 @@ command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 
 stamp=.venv/.setup-stamp
 want=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-    exit 0
+if ! [ -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+    .venv/bin/python -m pip install -q --upgrade pip
+    echo "setup: installing pinned packages into .venv (a few minutes the first time)"
+    .venv/bin/python -m pip install -q -r requirements.txt
+    .venv/bin/python -m pip install -q --no-deps -e .
+    echo "$want" > "$stamp"
+    echo "setup: done"
 fi
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-echo "setup: installing pinned packages into .venv (a few minutes the first time)"
-.venv/bin/python -m pip install -q -r requirements.txt
-.venv/bin/python -m pip install -q --no-deps -e .
-echo "$want" > "$stamp"
-echo "setup: done"
+
+for extra in "$@"; do
+    file=requirements-$extra.txt
+    [ -f "$file" ] || { echo "setup: error: no $file for extra '$extra'" >&2; exit 1; }
+    extra_stamp=.venv/.setup-$extra
+    want=$(sha256sum "$file" | cut -d' ' -f1)
+    if ! [ -f "$extra_stamp" ] || [ "$(cat "$extra_stamp")" != "$want" ]; then
+        echo "setup: installing the optional $extra packages ($file)"
+        .venv/bin/python -m pip install -q -r "$file"
+        echo "$want" > "$extra_stamp"
+    fi
+done

@@ -18,7 +18,8 @@ def _pins(lines):
 
 
 def test_conda_and_pyproject_pins_equal_the_lock_file():
-    lock = _pins((ROOT / "requirements.txt").read_text().splitlines())
+    lock = _pins((ROOT / "requirements.txt").read_text().splitlines()
+                 + (ROOT / "requirements-torch.txt").read_text().splitlines())  # the optional extra
     conda = yaml.safe_load((ROOT / "conda.yaml").read_text())
     assert "python=3.11" in conda["dependencies"] and any(str(d).startswith("swig") for d in conda["dependencies"])
     pip_section = next(d["pip"] for d in conda["dependencies"] if isinstance(d, dict))

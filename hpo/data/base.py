@@ -4,18 +4,78 @@ its files into one `LabelledImages`; splits and subsets are computed from that."
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 
+from hpo.data.archives import read_images
 from hpo.errors import UserError
+
+
+class ImageFiles:
+    """Image files that look like a uint8 (N, size, size, 3) array but are decoded only when
+    indexed: a split of a dataset too large for memory (MIO-TCD's 519,164 images are about 100 GB
+    at 256 px) decodes its own members and nothing else."""
+
+    ndim, dtype = 4, np.dtype(np.uint8)
+
+    def __init__(self, paths: Sequence[Path], size: int, home: str):
+        self.paths, self.size, self.home = list(paths), size, home
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (len(self.paths), self.size, self.size, 3)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def subset(self, index) -> "ImageFiles":
+        """Some of the files, still undecoded (`index`: indices or a boolean mask)."""
+        return ImageFiles(np.asarray(self.paths, dtype=object)[index].tolist(), self.size, self.home)
+
+    def __getitem__(self, index) -> np.ndarray:
+        if isinstance(index, (int, np.integer)):
+            return self[[index]][0]
+        files = self.subset(index).paths
+        _require_memory(len(files) * self.size * self.size * 3, f"{len(files)} images of {self.size} px")
+        return read_images(files, self.size, self.home)
+
+    def __array__(self, dtype=None, copy=None):
+        images = self[np.arange(len(self))]
+        return images if dtype is None else images.astype(dtype)
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available now (Linux' MemAvailable: free plus reclaimable cache)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None  # elsewhere, let the allocation decide
+
+
+def _require_memory(nbytes: int, what: str) -> None:
+    """Refuse, with a line saying so, an array that would not fit the memory available now."""
+    free = _available_memory()
+    if free is not None and nbytes > free:
+        raise UserError(f"decoding {what} needs {_size(nbytes)}, more than the {_size(free)} of memory "
+                        f"available: lower the sizes (train, val, subset.whole) in the profile")
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 2**30:.1f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.1f} MiB"
 
 
 @dataclass(frozen=True)
 class LabelledImages:
-    """All labelled images of a dataset: uint8 RGB (N, H, W, 3), labels 0..C-1."""
+    """All labelled images of a dataset: uint8 RGB (N, H, W, 3), in memory or as ImageFiles
+    (decoded when a split indexes them), labels 0..C-1."""
 
-    images: np.ndarray
+    images: np.ndarray | ImageFiles
     labels: np.ndarray
     class_names: tuple[str, ...]
 
@@ -37,7 +97,8 @@ class LabelledImages:
         mapping = np.full(self.n_classes, -1)
         mapping[classes] = np.arange(len(classes))
         keep = mapping[self.labels] >= 0
-        return LabelledImages(self.images[keep], mapping[self.labels[keep]],
+        images = self.images.subset(keep) if isinstance(self.images, ImageFiles) else self.images[keep]
+        return LabelledImages(images, mapping[self.labels[keep]],
                               tuple(self.class_names[c] for c in classes))
 
 

@@ -6,8 +6,7 @@ Labels come from the folders, which is where the images are. When gt_train.csv (
 labels, otherwise the download is inconsistent and loading stops.
 
 The full training set has 519,164 images: at SIZE 256 they need about 100 GB as one array, so
-`list_images` gives the files and labels without decoding, for loading a subset with
-`archives.read_images`."""
+the loader returns them as ImageFiles, decoded only when a split or subset takes them."""
 
 from __future__ import annotations
 
@@ -16,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hpo.data.archives import extract, read_images
-from hpo.data.base import LabelledImages, register
+from hpo.data.archives import extract
+from hpo.data.base import ImageFiles, LabelledImages, register
 from hpo.errors import UserError
 
-HOME = "http://tcd.miovision.com/"
+HOME = "https://tcd.miovision.com/"  # the archive: https://tcd.miovision.com/static/dataset/MIO-TCD-Classification.tar
 FOLDER = "MIO-TCD-Classification"
 CLASS_NAMES = ("articulated_truck", "background", "bicycle", "bus", "car", "motorcycle",
                "non-motorized_vehicle", "pedestrian", "pickup_truck", "single_unit_truck", "work_van")
@@ -88,6 +87,6 @@ def check_ground_truth(csv_path: Path, files: list[Path], labels: np.ndarray) ->
 
 @register("mio_tcd")
 def load_mio_tcd(path: str | None = None, size: int | None = None) -> LabelledImages:
-    """All labelled images, resized to `size` (default SIZE) square."""
+    """All labelled images, resized to `size` (default SIZE) square when a split decodes them."""
     files, labels = list_images(path)
-    return LabelledImages(read_images(files, size or SIZE, HOME), labels, CLASS_NAMES)
+    return LabelledImages(ImageFiles(files, size or SIZE, HOME), labels, CLASS_NAMES)

@@ -1,7 +1,6 @@
 """Stanford Dogs from its distribution files: a folder with images.tar and lists.tar, or
 their contents (Images/<wnid>-<breed>/*.jpg, file_list.mat, train_list.mat, test_list.mat).
-20,580 images of 120 breeds, of varying sizes: each is stretched to SIZE x SIZE so that all
-fit one array. The images are in file_list.mat's order; `official_split` gives the dataset's
+20,580 images of 120 breeds, of varying sizes: each is stretched to SIZE x SIZE when decoded. The images are in file_list.mat's order; `official_split` gives the dataset's
 own train/test lists as indices into that order."""
 
 from __future__ import annotations
@@ -11,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from hpo.data.archives import extract, read_images
-from hpo.data.base import LabelledImages, register
+from hpo.data.archives import extract
+from hpo.data.base import ImageFiles, LabelledImages, register
 from hpo.errors import UserError
 
 HOME = "http://vision.stanford.edu/aditya86/ImageNetDogs/"
@@ -81,7 +80,8 @@ def class_names(files: list[str], labels: np.ndarray, source: Path) -> tuple[str
 
 @register("stanford_dogs")
 def load_stanford_dogs(path: str | None = None, size: int | None = None) -> LabelledImages:
-    """All images of file_list.mat, resized to `size` (default SIZE) square."""
+    """All images of file_list.mat, resized to `size` (default SIZE) square when a split decodes
+    them (about 4 GB at 256 px)."""
     root = _root(path)
     source = lists_dir(root) / "file_list.mat"
     files, labels = read_list(source)
@@ -91,7 +91,7 @@ def load_stanford_dogs(path: str | None = None, size: int | None = None) -> Labe
     for p in paths:
         if not p.is_file():
             raise UserError(f"{p} (listed in file_list.mat) not found: download images.tar again from {HOME}")
-    return LabelledImages(read_images(paths, size or SIZE, HOME), labels, names)
+    return LabelledImages(ImageFiles(paths, size or SIZE, HOME), labels, names)
 
 
 def official_split(path: str | None) -> tuple[np.ndarray, np.ndarray]:

@@ -1,46 +1,15 @@
-import io
 import pickle
-import tarfile
 
 import numpy as np
 import pytest
 
 from hpo.data import load
 from hpo.errors import UserError
-
-NAMES = [b"apple", b"aquarium_fish", b"baby", b"bear", b"beaver"]
-
-
-def _batch(n, seed):
-    rng = np.random.default_rng(seed)
-    return {b"batch_label": b"training batch 1 of 1", b"filenames": [b"x_%d.png" % i for i in range(n)],
-            b"fine_labels": [int(v) for v in rng.integers(0, len(NAMES), n)],
-            b"coarse_labels": [0] * n, b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8)}
-
-
-def _fake_cifar(tmp_path, n_train=6, n_test=4, as_archive=True):
-    """cifar-100-python.tar.gz as distributed: cifar-100-python/{train,test,meta}, pickles of
-    dicts with bytes keys (protocol 2, what the Python 2 originals load as)."""
-    parts = {"train": _batch(n_train, 1), "test": _batch(n_test, 2),
-             "meta": {b"fine_label_names": NAMES, b"coarse_label_names": [b"fruit"]}}
-    blobs = {f"cifar-100-python/{name}": pickle.dumps(content, protocol=2) for name, content in parts.items()}
-    if as_archive:
-        path = tmp_path / "cifar-100-python.tar.gz"
-        with tarfile.open(path, "w:gz") as tar:
-            for name, blob in blobs.items():
-                info = tarfile.TarInfo(name)
-                info.size = len(blob)
-                tar.addfile(info, io.BytesIO(blob))
-    else:
-        path = tmp_path / "cifar-100-python"
-        path.mkdir()
-        for name, blob in blobs.items():
-            (tmp_path / name).write_bytes(blob)
-    return path, parts
+from tests.data import miniatures
 
 
 def test_reads_the_archive_pooled_train_then_test(tmp_path):
-    path, parts = _fake_cifar(tmp_path)
+    path, parts = miniatures.cifar100(tmp_path)
     data = load("cifar100", str(path))
     assert data.images.shape == (10, 32, 32, 3) and data.images.dtype == np.uint8
     assert data.labels.dtype == np.int64
@@ -56,7 +25,7 @@ def test_reads_the_archive_pooled_train_then_test(tmp_path):
 
 @pytest.mark.parametrize("inner", [True, False])
 def test_reads_an_extracted_folder(tmp_path, inner):
-    path, parts = _fake_cifar(tmp_path, as_archive=False)
+    path, parts = miniatures.cifar100(tmp_path, as_archive=False)
     data = load("cifar100", str(path if inner else tmp_path))
     assert len(data.labels) == 10 and data.n_classes == 5
 
@@ -71,14 +40,14 @@ def test_missing_path_says_where_to_download(tmp_path):
 
 
 def test_truncated_archive_is_named(tmp_path):
-    path, _ = _fake_cifar(tmp_path)
+    path, _ = miniatures.cifar100(tmp_path)
     path.write_bytes(path.read_bytes()[:-300])
     with pytest.raises(UserError, match="cifar-100-python.tar.gz is corrupt or truncated"):
         load("cifar100", str(path))
 
 
 def test_corrupt_or_incomplete_folder_is_named(tmp_path):
-    path, _ = _fake_cifar(tmp_path, as_archive=False)
+    path, _ = miniatures.cifar100(tmp_path, as_archive=False)
     (path / "test").write_bytes(pickle.dumps({b"data": 1}, protocol=2)[:-5])
     with pytest.raises(UserError, match=r"cannot read .*test .*corrupt; download cifar-100-python\.tar\.gz again"):
         load("cifar100", str(path))
@@ -88,7 +57,7 @@ def test_corrupt_or_incomplete_folder_is_named(tmp_path):
 
 
 def test_wrong_shapes_and_labels_are_named(tmp_path):
-    path, parts = _fake_cifar(tmp_path, as_archive=False)
+    path, parts = miniatures.cifar100(tmp_path, as_archive=False)
     bad = {**parts["test"], b"data": parts["test"][b"data"][:, :100]}
     (path / "test").write_bytes(pickle.dumps(bad, protocol=2))
     with pytest.raises(UserError, match="expected 4 rows of 3072 bytes"):

@@ -1,3 +1,4 @@
+import importlib.util
 import os
 import subprocess
 import sys
@@ -78,3 +79,24 @@ def test_a_failure_inside_a_run_marks_it_failed(client, smoke_profile):
         with tracking.stage_run("train", "interrupted", {"purpose": "interrupt-test"}):
             raise KeyboardInterrupt
     assert _runs(client, query="tags.purpose = 'interrupt-test'")[0].info.status == "KILLED"
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_a_trial_under_another_keras_backend_without_tensorflow(smoke_prepared, client, tmp_path, backend):
+    """A GPU machine may have PyTorch or JAX but no TensorFlow: the trial runs with
+    KERAS_BACKEND=<backend> while `import tensorflow` fails."""
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed (`make test` installs torch)")
+    hidden = tmp_path / "hidden" / "tensorflow"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text("raise ImportError('tensorflow is hidden from this test')\n")
+    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(hidden.parent)}
+    done = subprocess.run([sys.executable, "-m", "hpo", "train", "--profile", "smoke", "--dataset", "fashion",
+                           "--fine-tuned-layers", "9", "--epochs", "1"], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    run = _runs(client, query=f"tags.keras_backend = '{backend}'")[0]
+    assert run.info.status == "FINISHED"
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")] == [1]
+    assert run.data.metrics["test_accuracy"] > 0.3  # 5 classes: well above chance after one epoch
+    assert run.data.tags[f"version.{backend}"]
