@@ -7,3 +7,9 @@ class UserError(Exception):
 
 class TrainingDiverged(Exception):
     """A trial's loss became NaN or infinite; the trial is recorded as FAILED."""
+
+
+def one_line(text: str, limit: int = 500) -> str:
+    """`text` on one line (whitespace runs collapsed) and at most `limit` characters: for error
+    messages and tags."""
+    return " ".join(str(text).split())[:limit]

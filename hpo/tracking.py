@@ -13,7 +13,7 @@ from pathlib import Path
 import mlflow
 from mlflow.tracking import MlflowClient
 
-from hpo.errors import UserError
+from hpo.errors import UserError, one_line
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -72,11 +72,6 @@ def provenance_tags(stage: str, profile, seed: int, data_checksum: str) -> dict[
     return tags
 
 
-def _one_line(error: BaseException) -> str:
-    text = f"{type(error).__name__}: {error}".replace("\n", " ")
-    return text[:4000]
-
-
 @contextmanager
 def _finishing(run):
     """End `run` FINISHED, or FAILED / KILLED with the reason as tag `error`, whatever happens."""
@@ -87,7 +82,7 @@ def _finishing(run):
         mlflow.end_run("KILLED")
         raise
     except BaseException as e:
-        mlflow.set_tag("error", _one_line(e))
+        mlflow.set_tag("error", one_line(f"{type(e).__name__}: {e}", 4000))
         mlflow.end_run("FAILED")
         raise
     mlflow.end_run("FINISHED")

@@ -97,14 +97,20 @@ def require_prepared(profile, seed: int) -> tuple[Path, dict]:
     return directory, manifest
 
 
+def _load_checked(path: Path, name: str, expected: str, hint: str) -> SplitData:
+    data = load_split(path, name)
+    if checksum(data) != expected:
+        raise UserError(f"prepared split {path} does not match its checksum: {hint}")
+    return data
+
+
 def load_prepared(profile, seed: int, dataset: str) -> tuple[SplitData, dict]:
     directory, manifest = require_prepared(profile, seed)
     profile.target(dataset)
     if dataset not in manifest["datasets"]:
         raise UserError(f"dataset {dataset} was not prepared in {directory}: run `hpo prepare` again")
-    data = load_split(directory / f"{dataset}.npz", dataset)
-    if checksum(data) != manifest["datasets"][dataset]["checksum"]:
-        raise UserError(f"prepared split {directory / dataset}.npz does not match its checksum: run `hpo prepare` again")
+    data = _load_checked(directory / f"{dataset}.npz", dataset, manifest["datasets"][dataset]["checksum"],
+                         "run `hpo prepare --force`")
     return data, manifest
 
 
@@ -116,8 +122,6 @@ def load_subset(profile, seed: int, name: str) -> tuple[SplitData, dict]:
     if name not in subsets:
         raise UserError(f"subset {name} was not prepared in {directory}: the profile needs a `subset` section, "
                         f"then run `hpo prepare --profile {profile.argument} --seed {seed}`")
-    data = load_split(directory / subset_file(name), manifest["subsets"]["dataset"])
-    if checksum(data) != subsets[name]["checksum"]:
-        raise UserError(f"prepared subset {directory / subset_file(name)} does not match its checksum: "
-                        f"run `hpo prepare --force`")
+    data = _load_checked(directory / subset_file(name), manifest["subsets"]["dataset"], subsets[name]["checksum"],
+                         "run `hpo prepare --force`")
     return data, subsets[name]

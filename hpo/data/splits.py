@@ -1,4 +1,5 @@
-"""Deterministic splits and subsets, as index arrays into a dataset's labelled images."""
+"""Deterministic splits, as index arrays into a dataset's labelled images (Study III's subsets:
+subsets.py)."""
 
 from __future__ import annotations
 
@@ -51,18 +52,6 @@ def split_indices(labels: np.ndarray, n_train: int, n_val: int, test_per_class: 
     return Split(np.sort(train), np.sort(val), test)
 
 
-def balanced_subset(labels: np.ndarray, pool: np.ndarray, per_class: int, seed: int) -> np.ndarray:
-    """`per_class` images of every class, drawn from the indices in `pool`."""
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for c in np.unique(labels[pool]):
-        members = pool[labels[pool] == c]
-        if len(members) < per_class:
-            raise UserError(f"class {c} has {len(members)} images, fewer than the {per_class} a balanced subset needs")
-        chosen.append(rng.choice(members, per_class, replace=False))
-    return np.sort(np.concatenate(chosen))
-
-
 def proportional_counts(counts: np.ndarray, total: int) -> np.ndarray:
     """Split `total` over classes in proportion to `counts` (largest remainder), at least 1 each."""
     share = counts / counts.sum() * total
@@ -75,23 +64,3 @@ def proportional_counts(counts: np.ndarray, total: int) -> np.ndarray:
     while out.sum() > total:
         out[np.argmax(out)] -= 1
     return out
-
-
-def imbalanced_subset(labels: np.ndarray, pool: np.ndarray, total: int, seed: int,
-                      counts: np.ndarray | None = None) -> np.ndarray:
-    """`total` images drawn from `pool` with the given per-class counts, by default in the
-    proportions of the pool itself (so an imbalanced pool yields an equally imbalanced subset)."""
-    rng = np.random.default_rng(seed)
-    classes = np.unique(labels[pool])
-    if counts is None:
-        counts = proportional_counts(np.array([(labels[pool] == c).sum() for c in classes]), total)
-    if len(counts) != len(classes) or counts.sum() != total:
-        raise UserError(f"imbalanced subset: {len(counts)} class counts summing to {counts.sum()}, "
-                        f"expected {len(classes)} summing to {total}")
-    chosen = []
-    for c, n in zip(classes, counts):
-        members = pool[labels[pool] == c]
-        if len(members) < n:
-            raise UserError(f"class {c} has {len(members)} images, fewer than the {n} the subset needs")
-        chosen.append(rng.choice(members, int(n), replace=False))
-    return np.sort(np.concatenate(chosen))

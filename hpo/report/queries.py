@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from hpo.errors import UserError
+from hpo.errors import UserError, one_line
 from hpo.tracking import tracking_uri
 
 STAGES = ("prepare", "importance", "compare", "subset")
@@ -56,10 +56,6 @@ class RunData:
     @property
     def stage(self) -> str:
         return self.tags.get("stage", "")
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())[:500]
 
 
 @contextmanager
@@ -101,7 +97,7 @@ class TrackingReader:
                 self.experiment_ids = sorted(e.experiment_id for e in experiments)
                 self.experiment_names = {e.experiment_id: e.name for e in experiments}
             except MlflowException as e:
-                raise UserError(f"cannot read the tracking server {self.uri} ({_one_line(e)}): start it, or set "
+                raise UserError(f"cannot read the tracking server {self.uri} ({one_line(e)}): start it, or set "
                                 "MLFLOW_TRACKING_URI to a server that runs") from None
 
     def _all_experiments(self):
@@ -190,4 +186,4 @@ def reading(uri: str):
     try:
         yield
     except MlflowException as e:
-        raise UserError(f"reading the tracking server {uri} failed ({_one_line(e)})") from None
+        raise UserError(f"reading the tracking server {uri} failed ({one_line(e)})") from None

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from hpo.data.splits import (balanced_subset, class_counts, imbalanced_subset, proportional_counts,
-                             split_indices)
+from hpo.data.splits import class_counts, proportional_counts, split_indices
 from hpo.errors import UserError
 
 # an imbalanced label vector: class c has 40 + 30 c images
@@ -32,23 +31,6 @@ def test_too_few_images_is_a_clear_error():
         split_indices(LABELS, 10, 10, 41, seed=0, name="tiny")
     with pytest.raises(UserError, match="exceed the"):
         split_indices(LABELS, 500, 100, 10, seed=0)
-
-
-def test_balanced_subset():
-    pool = np.arange(len(LABELS))
-    subset = balanced_subset(LABELS, pool, 20, seed=0)
-    assert class_counts(LABELS[subset], 5).tolist() == [20] * 5
-    assert np.array_equal(subset, balanced_subset(LABELS, pool, 20, seed=0))
-
-
-def test_imbalanced_subset_keeps_the_pool_proportions():
-    pool = np.arange(len(LABELS))
-    subset = imbalanced_subset(LABELS, pool, 100, seed=0)
-    counts = class_counts(LABELS[subset], 5)
-    assert counts.sum() == 100 and counts.tolist() == proportional_counts(class_counts(LABELS, 5), 100).tolist()
-    assert counts[0] < counts[4]
-    explicit = imbalanced_subset(LABELS, pool, 60, seed=0, counts=np.array([2, 4, 8, 16, 30]))
-    assert class_counts(LABELS[explicit], 5).tolist() == [2, 4, 8, 16, 30]
 
 
 def test_proportional_counts_sum_and_floor_of_one():
