@@ -37,14 +37,6 @@ HEAD_LAYERS = ("avg_pool", "head_dropout", "predictions")  # as build_classifier
 # Evaluation runs in inference mode (batch norm on its moving statistics, no dropout), so its
 # batch size changes no number, only how many steps Python dispatches: few, large ones.
 EVAL_BATCH = 256
-# Steps run per call of the compiled function (Keras truncates it to one epoch). A step on cached
-# features is so small that dispatching it from Python costs more than computing it; grouping
-# the steps changes no number, only the calls. PyTorch's backend runs one step per call.
-STEPS_PER_EXECUTION = 1024
-
-
-def steps_per_execution() -> int:
-    return 1 if keras.backend.backend() == "torch" else STEPS_PER_EXECUTION
 
 
 @dataclass(frozen=True)
@@ -156,8 +148,7 @@ def _ready(model: keras.Model, config: TrialConfig, optimizer_state: dict | None
     """Compile once; later trials zero the optimizer's state and set their learning rate."""
     if getattr(model, "optimizer", None) is None or type(model.optimizer) is not OPTIMIZERS[config.optimizer]:
         model.compile(optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                      steps_per_execution=steps_per_execution())
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.optimizer.build(model.trainable_variables)
     for v in model.optimizer.variables:
         v.assign(keras.ops.zeros_like(v))

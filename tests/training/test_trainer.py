@@ -100,23 +100,3 @@ def test_a_reused_compiled_model_trains_like_a_new_one(setup):
     fresh = fine_tune(other, data, 2, backbone_factory=lambda: factory(), seed=9)
     assert [m.train_loss for m in reused.history] == pytest.approx([m.train_loss for m in fresh.history], rel=1e-5)
     assert reused.test_accuracy == pytest.approx(fresh.test_accuracy, abs=1e-6)
-
-
-@pytest.mark.parametrize("cached", [False, True], ids=["end-to-end", "cached"])
-def test_grouped_steps_train_like_single_steps(setup, monkeypatch, cached):
-    """Running many steps per call of the compiled function changes no number: same losses and
-    accuracies as one step per call, the last, partial batch of each epoch included."""
-    from hpo.training import trainer
-    from hpo.training.feature_cache import FeatureCache
-
-    data, factory = setup
-    assert len(data.y_train) % CONFIG.batch_size  # a partial last batch, which grouping must not drop
-    curves = []
-    for steps in (1, trainer.STEPS_PER_EXECUTION):
-        monkeypatch.setattr(trainer, "STEPS_PER_EXECUTION", steps)
-        result = fine_tune(CONFIG, data, 2, backbone_factory=lambda: factory(), seed=6,
-                           feature_cache=FeatureCache() if cached else None)
-        curves.append([(m.train_loss, m.train_accuracy, m.val_loss, m.val_accuracy) for m in result.history]
-                      + [(result.test_accuracy,)])
-    for single, grouped in zip(*curves):
-        assert grouped == pytest.approx(single, rel=1e-5, abs=1e-6)
