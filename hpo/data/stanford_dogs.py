@@ -1,7 +1,8 @@
 """Stanford Dogs from its distribution files: a folder with images.tar and lists.tar, or
 their contents (Images/<wnid>-<breed>/*.jpg, file_list.mat, train_list.mat, test_list.mat).
-20,580 images of 120 breeds, of varying sizes: each is stretched to SIZE x SIZE when decoded. The images are in file_list.mat's order; `official_split` gives the dataset's
-own train/test lists as indices into that order."""
+20,580 images of 120 breeds, of varying sizes: each is stretched to SIZE x SIZE when decoded.
+The images are in file_list.mat's order; `official_split` gives the dataset's own train/test
+lists as indices into that order."""
 
 from __future__ import annotations
 
