@@ -1,7 +1,8 @@
 """Does the profile's pretrained backbone beat the same network trained from scratch on its
-targets? Trains both, the whole network (k = L), under the same small budget, for a few
-learning rates and seeds, as `hpo train` runs (MLflow experiment `train`, tag `init`), and
-prints mean and spread per (dataset, init, learning rate) and the best learning rate of each init.
+targets? Trains both under the same small budget, for a few learning rates and seeds, as
+`hpo train` runs (MLflow experiment `train`, tag `init`): from scratch the whole network (k = L),
+pretrained fine-tuned at each depth of --pretrained-layers (default: the whole network too).
+Prints mean and spread per (dataset, init, k, learning rate) and the best setting of each init.
 
     python scripts/pretrained_vs_scratch.py --profile embedded --seeds 0,1,2 --epochs 16
 
@@ -27,6 +28,7 @@ def main() -> int:
     parser.add_argument("--datasets", default="all")
     parser.add_argument("--learning-rates", default="0.0003,0.001,0.003")
     parser.add_argument("--epochs", type=int, default=16)
+    parser.add_argument("--pretrained-layers", default="all", help="k values for the pretrained backbone, e.g. 18,42")
     args = parser.parse_args()
     try:
         profile = load_profile(args.profile)
@@ -37,23 +39,28 @@ def main() -> int:
         for seed in seeds:
             run_prepare(profile, seed)
             n_layers = max(profile.space.initial.fine_tuned_layers)  # the whole backbone
+            depths = {"scratch": [n_layers], "pretrained": [n_layers] if args.pretrained_layers == "all"
+                      else [int(k) for k in args.pretrained_layers.split(",")]}
             for dataset in datasets:
-                for init in ("pretrained", "scratch"):
-                    for rate in rates:
-                        config = default_config(profile, learning_rate=rate, fine_tuned_layers=n_layers)
-                        result = run_train(profile, seed, dataset, config, args.epochs, init=init)
-                        results.setdefault((dataset, init, rate), []).append(result.test_accuracy)
+                for init, ks in depths.items():
+                    for k in ks:
+                        for rate in rates:
+                            config = default_config(profile, learning_rate=rate, fine_tuned_layers=k)
+                            result = run_train(profile, seed, dataset, config, args.epochs, init=init)
+                            results.setdefault((dataset, init, k, rate), []).append(result.test_accuracy)
     except UserError as e:
         print(f"pretrained_vs_scratch: error: {e}", file=sys.stderr)
         return 2
-    print(f"\ntest accuracy after {args.epochs} epochs, whole network trained, seeds {seeds}")
-    print("| dataset | init | learning rate | mean | min | max |\n|---|---|---|---|---|---|")
-    for (dataset, init, rate), accs in sorted(results.items()):
-        print(f"| {dataset} | {init} | {rate:g} | {statistics.mean(accs):.3f} | {min(accs):.3f} | {max(accs):.3f} |")
+    print(f"\ntest accuracy after {args.epochs} epochs, seeds {seeds}")
+    print("| dataset | init | k | learning rate | mean | min | max |\n|---|---|---|---|---|---|---|")
+    for (dataset, init, k, rate), accs in sorted(results.items()):
+        print(f"| {dataset} | {init} | {k} | {rate:g} | {statistics.mean(accs):.3f} | {min(accs):.3f} | {max(accs):.3f} |")
     for dataset in datasets:
-        best = {init: max(statistics.mean(results[(dataset, init, r)]) for r in rates) for init in ("pretrained", "scratch")}
-        print(f"{dataset}: best mean over learning rates: pretrained {best['pretrained']:.3f}, "
-              f"scratch {best['scratch']:.3f} (difference {best['pretrained'] - best['scratch']:+.3f})")
+        best = {init: max((statistics.mean(a), min(a), max(a), k, r) for (d, i, k, r), a in results.items()
+                          if d == dataset and i == init) for init in ("pretrained", "scratch")}
+        (p, p_lo, p_hi, p_k, p_r), (s, s_lo, s_hi, s_k, s_r) = best["pretrained"], best["scratch"]
+        print(f"{dataset}: best mean: pretrained {p:.3f} ({p_lo:.3f}-{p_hi:.3f}; k {p_k}, lr {p_r:g}), "
+              f"scratch {s:.3f} ({s_lo:.3f}-{s_hi:.3f}; lr {s_r:g}), difference {p - s:+.3f}")
     return 0
 
 

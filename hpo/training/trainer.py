@@ -115,10 +115,18 @@ class _Compiled:
     cut: Split | None = None  # where the frozen prefix ends, when features may be cached
     tails: dict = field(default_factory=dict)  # boundary shapes -> compiled tail classifier
 
+    @property
+    def nbytes(self) -> int:
+        """About four copies of the weights: the model's, the initial ones kept, Adam's two slots."""
+        return 4 * sum(int(np.prod(w.shape)) * 4 for w in self.model.weights)
 
-# backbone factory -> (depth, optimizer, input size, classes) -> _Compiled; dropped with the factory
+
+# backbone factory -> (depth, optimizer, input size, classes) -> _Compiled; dropped with the factory.
+# A search space has a few dozen such keys (Table 2A: 5 depths x 4 optimizers x 3 sizes), so the
+# pool is bounded by memory, not by a count that would evict models a study comes back to.
 _POOL: "weakref.WeakKeyDictionary[Callable, OrderedDict]" = weakref.WeakKeyDictionary()
-POOL_SIZE = 8
+POOL_BYTES = 2 * 2**30  # ~6 Xceptions (71 px or larger: the weights do not grow with the input)
+POOL_MAX = 64  # each also holds its traced graphs; bounds the compact backbone's pool
 
 
 def _compiled(config: TrialConfig, data: SplitData, backbone_factory: Callable[[], keras.Model],
@@ -135,7 +143,7 @@ def _compiled(config: TrialConfig, data: SplitData, backbone_factory: Callable[[
         set_fine_tuned_layers(backbone, config.fine_tuned_layers)
         model = build_classifier(backbone, data.n_classes, config.dropout, config.input_size, seed=seed)
         entry = models[key] = _Compiled(model, backbone.get_weights())
-        while len(models) > POOL_SIZE:
+        while len(models) > 1 and (len(models) > POOL_MAX or sum(e.nbytes for e in models.values()) > POOL_BYTES):
             models.popitem(last=False)
     else:
         models.move_to_end(key)
@@ -144,11 +152,15 @@ def _compiled(config: TrialConfig, data: SplitData, backbone_factory: Callable[[
     return entry
 
 
-def _ready(model: keras.Model, config: TrialConfig, optimizer_state: dict | None) -> None:
+def _ready(model: keras.Model, config: TrialConfig, optimizer_state: dict | None, sample: tuple) -> None:
     """Compile once; later trials zero the optimizer's state and set their learning rate."""
     if getattr(model, "optimizer", None) is None or type(model.optimizer) is not OPTIMIZERS[config.optimizer]:
         model.compile(optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        # Create the metrics' variables now, symbolically, on one sample batch. Keras would create
+        # them inside the first trace of the training step, and TensorFlow then traces that step a
+        # second time, variable-free: a second ~second per new model that buys nothing.
+        model._symbolic_build(data_batch=sample)
     model.optimizer.build(model.trainable_variables)
     for v in model.optimizer.variables:
         v.assign(keras.ops.zeros_like(v))
@@ -161,6 +173,11 @@ def _ready(model: keras.Model, config: TrialConfig, optimizer_state: dict | None
             raise UserError(f"checkpoint has no optimizer state for {missing[:3]}: it belongs to another model")
         for v in model.optimizer.variables:
             v.assign(optimizer_state[_slot(v)])
+
+
+def _first(x):
+    """The first example of a network input (an array, or a list of them for a cut tail)."""
+    return [part[:1] for part in x] if isinstance(x, list) else x[:1]
 
 
 def _read_checkpoint(config: TrialConfig, path: Path) -> tuple[int, dict]:
@@ -225,8 +242,8 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
     if inputs is None:
         inputs = [to_network_input(x, config.input_size) for x in (data.x_train, data.x_val)]
         inputs.append(to_network_input(data.x_test, config.input_size) if evaluate_test else None)
-    _ready(trained, config, optimizer_state)
     x_train, x_val, x_test = inputs
+    _ready(trained, config, optimizer_state, sample=(_first(x_train), data.y_train[:1]))
     class_weight = getattr(data, "class_weight", None)
     if epochs:
         trained.fit(x_train, data.y_train, batch_size=config.batch_size, epochs=start + epochs,

@@ -100,3 +100,19 @@ def test_a_reused_compiled_model_trains_like_a_new_one(setup):
     fresh = fine_tune(other, data, 2, backbone_factory=lambda: factory(), seed=9)
     assert [m.train_loss for m in reused.history] == pytest.approx([m.train_loss for m in fresh.history], rel=1e-5)
     assert reused.test_accuracy == pytest.approx(fresh.test_accuracy, abs=1e-6)
+
+
+def test_the_model_pool_is_bounded_by_memory_and_keeps_the_newest(setup, monkeypatch):
+    from hpo.training import trainer
+
+    data, factory = setup
+    shared = lambda: factory()  # noqa: E731
+    fine_tune(CONFIG, data, 0, backbone_factory=shared, evaluate_test=False)
+    one_model = next(iter(trainer._POOL[shared].values())).nbytes
+    monkeypatch.setattr(trainer, "POOL_BYTES", int(1.5 * one_model))
+    sgd = TrialConfig(**{**CONFIG.as_dict(), "optimizer": "sgd"})
+    fine_tune(sgd, data, 0, backbone_factory=shared, evaluate_test=False)
+    assert list(trainer._POOL[shared]) == [(9, "sgd", 32, data.n_classes)]  # the adam model made room
+    monkeypatch.setattr(trainer, "POOL_BYTES", 0)
+    fine_tune(CONFIG, data, 0, backbone_factory=shared, evaluate_test=False)
+    assert len(trainer._POOL[shared]) == 1  # however small the budget, the trial's own model stays
