@@ -35,12 +35,12 @@ def main() -> int:
         seeds = [int(s) for s in args.seeds.split(",")]
         rates = [float(r) for r in args.learning_rates.split(",")]
         datasets = [t.name for t in profile.datasets.targets] if args.datasets == "all" else args.datasets.split(",")
+        n_layers = max(profile.space.initial.fine_tuned_layers)  # the whole backbone
+        depths = {"scratch": [n_layers], "pretrained": [n_layers] if args.pretrained_layers == "all"
+                  else [int(k) for k in args.pretrained_layers.split(",")]}
         results: dict[tuple, list[float]] = {}
         for seed in seeds:
             run_prepare(profile, seed)
-            n_layers = max(profile.space.initial.fine_tuned_layers)  # the whole backbone
-            depths = {"scratch": [n_layers], "pretrained": [n_layers] if args.pretrained_layers == "all"
-                      else [int(k) for k in args.pretrained_layers.split(",")]}
             for dataset in datasets:
                 for init, ks in depths.items():
                     for k in ks:
@@ -58,7 +58,7 @@ def main() -> int:
     for dataset in datasets:
         best = {init: max((statistics.mean(a), min(a), max(a), k, r) for (d, i, k, r), a in results.items()
                           if d == dataset and i == init) for init in ("pretrained", "scratch")}
-        (p, p_lo, p_hi, p_k, p_r), (s, s_lo, s_hi, s_k, s_r) = best["pretrained"], best["scratch"]
+        (p, p_lo, p_hi, p_k, p_r), (s, s_lo, s_hi, _, s_r) = best["pretrained"], best["scratch"]
         print(f"{dataset}: best mean: pretrained {p:.3f} ({p_lo:.3f}-{p_hi:.3f}; k {p_k}, lr {p_r:g}), "
               f"scratch {s:.3f} ({s_lo:.3f}-{s_hi:.3f}; lr {s_r:g}), difference {p - s:+.3f}")
     return 0

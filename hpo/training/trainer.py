@@ -117,8 +117,9 @@ class _Compiled:
 
     @property
     def nbytes(self) -> int:
-        """About four copies of the weights: the model's, the initial ones kept, Adam's two slots."""
-        return 4 * sum(int(np.prod(w.shape)) * 4 for w in self.model.weights)
+        """About four copies of the backbone's weights: the model's, the initial ones kept, Adam's
+        two slots (the head is small beside them)."""
+        return 4 * sum(w.nbytes for w in self.initial)
 
 
 # backbone factory -> (depth, optimizer, input size, classes) -> _Compiled; dropped with the factory.
@@ -173,11 +174,6 @@ def _ready(model: keras.Model, config: TrialConfig, optimizer_state: dict | None
             raise UserError(f"checkpoint has no optimizer state for {missing[:3]}: it belongs to another model")
         for v in model.optimizer.variables:
             v.assign(optimizer_state[_slot(v)])
-
-
-def _first(x):
-    """The first example of a network input (an array, or a list of them for a cut tail)."""
-    return [part[:1] for part in x] if isinstance(x, list) else x[:1]
 
 
 def _read_checkpoint(config: TrialConfig, path: Path) -> tuple[int, dict]:
@@ -243,7 +239,7 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
         inputs = [to_network_input(x, config.input_size) for x in (data.x_train, data.x_val)]
         inputs.append(to_network_input(data.x_test, config.input_size) if evaluate_test else None)
     x_train, x_val, x_test = inputs
-    _ready(trained, config, optimizer_state, sample=(_first(x_train), data.y_train[:1]))
+    _ready(trained, config, optimizer_state, sample=(keras.tree.map_structure(lambda a: a[:1], x_train), data.y_train[:1]))
     class_weight = getattr(data, "class_weight", None)
     if epochs:
         trained.fit(x_train, data.y_train, batch_size=config.batch_size, epochs=start + epochs,
