@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the console
 
 import tempfile  # noqa: E402
 
-from hpo.errors import UserError  # noqa: E402
+from hpo.errors import Terminated, UserError  # noqa: E402
 
 
 def _import_backend_quietly() -> None:
@@ -159,13 +160,21 @@ def run(args: argparse.Namespace) -> None:
             _write_record(args.record)
 
 
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         run(args)
     except UserError as e:
         print(f"hpo {args.stage}: error: {e}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(f"hpo {args.stage}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print(f"hpo {args.stage}: interrupted", file=sys.stderr)
         return 130

@@ -5,6 +5,11 @@ class UserError(Exception):
     """Bad input (parameter, profile, dataset, weights): the message says what to do."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`, a job scheduler, CI cancelling): handled as an interrupt, so every run
+    that is open ends KILLED instead of staying RUNNING."""
+
+
 class TrainingDiverged(Exception):
     """A trial's loss became NaN or infinite; the trial is recorded as FAILED."""
 

@@ -1,6 +1,8 @@
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -101,3 +103,28 @@ def test_a_diverging_trial_is_failed_and_the_study_goes_on(smoke_prepared, clien
     assert all(t.data.tags["status"] == "FAILED" for t in failed)
     assert method.data.metrics["budget_used_epochs"] == sum(
         len(client.get_metric_history(t.info.run_id, "val_accuracy")) for t in _children(client, method.info.run_id))
+
+
+
+@pytest.mark.slow
+def test_sigterm_ends_the_study_and_its_open_runs_killed(smoke_prepared, client):
+    """`kill`, a job scheduler or a cancelled CI job sends SIGTERM: no run may stay RUNNING."""
+    before = {r.info.run_id for r in _compare_runs(client)}
+    study = subprocess.Popen([sys.executable, "-m", "hpo", "compare", "--profile", "smoke", "--datasets", "fashion",
+                              "--methods", "grid"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             env=os.environ)
+    deadline = time.monotonic() + 300
+    while not any(r.info.status == "RUNNING" and r.data.tags.get("trial") for r in _compare_runs(client)):
+        assert study.poll() is None and time.monotonic() < deadline, "no trial started"
+        time.sleep(0.5)
+    study.send_signal(signal.SIGTERM)
+    stderr = study.communicate(timeout=120)[1]
+    assert study.returncode == 143 and stderr.strip().splitlines()[-1] == "hpo compare: terminated", stderr
+    runs = [r for r in _compare_runs(client) if r.info.run_id not in before]
+    assert runs and all(r.info.status == "KILLED" for r in runs if r.info.status != "FINISHED")
+    assert {bool(r.data.tags.get("trial")) for r in runs if r.info.status == "KILLED"} == {True, False}
+
+
+def _compare_runs(client):
+    experiment = client.get_experiment_by_name("compare")
+    return client.search_runs([experiment.experiment_id], max_results=5000) if experiment else []
