@@ -239,7 +239,8 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
         inputs = [to_network_input(x, config.input_size) for x in (data.x_train, data.x_val)]
         inputs.append(to_network_input(data.x_test, config.input_size) if evaluate_test else None)
     x_train, x_val, x_test = inputs
-    _ready(trained, config, optimizer_state, sample=(keras.tree.map_structure(lambda a: a[:1], x_train), data.y_train[:1]))
+    first = keras.tree.map_structure(lambda a: a[:1], x_train)  # one example builds the metrics symbolically
+    _ready(trained, config, optimizer_state, sample=(first, data.y_train[:1]))
     class_weight = getattr(data, "class_weight", None)
     if epochs:
         trained.fit(x_train, data.y_train, batch_size=config.batch_size, epochs=start + epochs,

@@ -105,7 +105,6 @@ def test_a_diverging_trial_is_failed_and_the_study_goes_on(smoke_prepared, clien
         len(client.get_metric_history(t.info.run_id, "val_accuracy")) for t in _children(client, method.info.run_id))
 
 
-
 @pytest.mark.slow
 def test_sigterm_ends_the_study_and_its_open_runs_killed(smoke_prepared, client):
     """`kill`, a job scheduler or a cancelled CI job sends SIGTERM: no run may stay RUNNING."""
