@@ -49,9 +49,20 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=_integer, default=0, help="seed of splits, initial weights and data order")
 
 
-def _record(parser: argparse.ArgumentParser) -> None:
+def _study(parser: argparse.ArgumentParser) -> None:
+    """What every study stage takes besides profile and seed."""
     parser.add_argument("--record", default="",
                         help="also write the study run's id, profile and seed to this JSON file (a DVC output)")
+    parser.add_argument("--restart", nargs="?", const=True, default=False, type=_yes_no,
+                        help="a new study run that trains everything, instead of continuing the recorded one "
+                             "(MLproject passes yes or no)")
+
+
+def _yes_no(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("yes", "no", "true", "false", "1", "0"):
+        raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
+    return value in ("yes", "true", "1")
 
 
 def _write_record(path: str) -> None:
@@ -85,19 +96,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     importance = stages.add_parser("importance", help="Study I: random trainings over the initial space, then fANOVA")
     _common(importance)
-    _record(importance)
+    _study(importance)
     importance.add_argument("--datasets", default="all", help="comma-separated target datasets (default: all)")
 
     compare = stages.add_parser("compare", help="Study II: grid, random, TPE and ASHA under one epoch budget")
     _common(compare)
-    _record(compare)
+    _study(compare)
     compare.add_argument("--datasets", default="all", help="comma-separated target datasets (default: all)")
     compare.add_argument("--methods", default="all", help="comma-separated: grid,random,tpe,asha (default: all)")
     compare.add_argument("--budget", type=_integer, default=0, help="epochs per method (default: the profile's)")
 
     subset = stages.add_parser("subset", help="Study III: ASHA on balanced / imbalanced / weighted / augmented subsets")
     _common(subset)
-    _record(subset)
+    _study(subset)
     subset.add_argument("--variants", default="all",
                         help="comma-separated: balanced, imbalanced, imbalanced_weighted, imbalanced_augmented, "
                              "imbalanced_weighted_augmented, whole (default: all)")
@@ -145,17 +156,18 @@ def run(args: argparse.Namespace) -> None:
         run_train(profile, args.seed, dataset, hyperparameters, args.epochs, init=args.init)
     elif args.stage == "importance":
         from hpo.studies.importance import run_importance
-        run_importance(profile, args.seed, _list(args.datasets))
+        run_importance(profile, args.seed, _list(args.datasets), restart=args.restart)
         if args.record:
             _write_record(args.record)
     elif args.stage == "compare":
         from hpo.studies.compare import run_compare
-        run_compare(profile, args.seed, _list(args.datasets), _list(args.methods), args.budget or None)
+        run_compare(profile, args.seed, _list(args.datasets), _list(args.methods), args.budget or None,
+                    restart=args.restart)
         if args.record:
             _write_record(args.record)
     elif args.stage == "subset":
         from hpo.studies.subset import run_subset
-        run_subset(profile, args.seed, _list(args.variants))
+        run_subset(profile, args.seed, _list(args.variants), restart=args.restart)
         if args.record:
             _write_record(args.record)
 

@@ -3,10 +3,15 @@ per-epoch metrics, provenance tags. Tracking URI: MLFLOW_TRACKING_URI, else sqli
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import os
 import platform
 import subprocess
+import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -14,6 +19,7 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from hpo.errors import UserError, one_line
+from hpo.jobs import Outcome
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -24,6 +30,11 @@ VERSIONED_PACKAGES = ("tensorflow-cpu", "tensorflow", "torch", "jax", "keras", "
 def tracking_uri() -> str:
     """MLFLOW_TRACKING_URI when set, otherwise the local sqlite store."""
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def client(uri: str | None = None) -> MlflowClient:
+    """A client of the store at `uri` (by default tracking_uri()), for writing by run id."""
+    return MlflowClient(uri or tracking_uri())
 
 
 def configure() -> str:
@@ -102,12 +113,95 @@ def stage_run(stage: str, run_name: str, tags: dict[str, str]):
 
 
 @contextmanager
-def child_run(run_name: str, tags: dict[str, str], run_id: str | None = None):
-    """A run nested under the active one (a method under a study, a trial under a method);
-    with `run_id`, that earlier child is reopened (an ASHA trial promoted to the next rung)."""
-    run = mlflow.start_run(run_id=run_id, nested=True) if run_id else mlflow.start_run(run_name=run_name, nested=True)
+def child_run(run_name: str, tags: dict[str, str], reopen: bool = False):
+    """A run nested under the active one (a method under a study, a final training under a
+    variant); with `reopen`, the earlier child with the same tags is reopened if there is one
+    (a study that continues)."""
+    earlier = _child_with(active_run_id(), tags) if reopen else None
+    run = mlflow.start_run(run_id=earlier, nested=True) if earlier else mlflow.start_run(run_name=run_name, nested=True)
+    if earlier:
+        _clear_error(MlflowClient(), earlier)
     with _finishing(run):
         mlflow.set_tags(tags)
+        yield run
+
+
+def _child_with(parent_id: str, tags: dict[str, str]) -> str | None:
+    """The oldest run nested under `parent_id` that has all of `tags`."""
+    client = MlflowClient()
+    where = " and ".join([f"tags.mlflow.parentRunId = '{parent_id}'"] + [f"tags.{k} = '{v}'" for k, v in tags.items()])
+    runs = client.search_runs([client.get_run(parent_id).info.experiment_id], where,
+                              order_by=["attributes.start_time ASC"], max_results=1)
+    return runs[0].info.run_id if runs else None
+
+
+# A study is its stage, profile, seed, data and own parameters. Run it again and it continues in
+# the same study run: every run of its tree carries the key, so a rerun finds them all.
+STUDY_KEY = "study_key"
+
+
+def study_key(stage: str, profile, seed: int, data_checksum: str, **parameters) -> str:
+    identity = {"stage": stage, "profile_checksum": profile.checksum, "seed": seed, "data_checksum": data_checksum,
+                **parameters}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def _search(experiment_ids: list[str], where: str, order: str = "DESC") -> list:
+    """Every run that matches, page after page, by start time."""
+    client, runs, token = MlflowClient(), [], None
+    while True:
+        page = client.search_runs(experiment_ids, where, max_results=1000,
+                                  order_by=[f"attributes.start_time {order}"], page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def _runs_of_study(key: str, extra: str = "") -> list:
+    """The runs of a study's tree (in any experiment: `mlflow run` may have put it anywhere), newest first."""
+    experiments = [e.experiment_id for e in MlflowClient().search_experiments()]
+    return _search(experiments, f"tags.{STUDY_KEY} = '{key}'{extra}")
+
+
+def _clear_error(client: MlflowClient, run_id: str) -> None:
+    """A reopened run starts again without the error tag its interruption left."""
+    if "error" in client.get_run(run_id).data.tags:
+        client.delete_tag(run_id, "error")
+
+
+def end_abandoned_runs(key: str) -> int:
+    """End KILLED the runs of a study that a killed process left RUNNING (a SIGKILL or a lost
+    machine runs no handler); they are reopened if the study trains them again."""
+    client, runs = MlflowClient(), _runs_of_study(key, " and attributes.status = 'RUNNING'")
+    for run in runs:
+        client.set_tag(run.info.run_id, "error", "interrupted: the process running it ended without closing it")
+        client.set_terminated(run.info.run_id, "KILLED")
+    return len(runs)
+
+
+@contextmanager
+def study_run(stage: str, run_name: str, tags: dict[str, str], key: str, restart: bool = False):
+    """The run of one study. The study's earlier run (same key, newest) is reopened and
+    continues, unless `restart`; otherwise a new run as `stage_run` makes it. Under `mlflow run`,
+    the run MLflow made for this invocation is then tagged `continues_study` and left empty."""
+    configure()
+    end_abandoned_runs(key)
+    earlier = None if restart else next(iter(_runs_of_study(key, " and tags.stage = '" + stage + "'")), None)
+    if earlier is None:
+        if not os.environ.get("MLFLOW_RUN_ID"):
+            mlflow.set_experiment(stage)
+        run = mlflow.start_run(run_name=run_name)
+    else:
+        entry_point_run = os.environ.pop("MLFLOW_RUN_ID", None)
+        if entry_point_run:
+            MlflowClient().set_tag(entry_point_run, "continues_study", earlier.info.run_id)
+        mlflow.set_experiment(experiment_id=earlier.info.experiment_id)
+        run = mlflow.start_run(run_id=earlier.info.run_id)
+        _clear_error(MlflowClient(), earlier.info.run_id)
+    with _finishing(run):
+        resumptions = int(earlier.data.tags.get("resumptions", "0")) + 1 if earlier else 0
+        mlflow.set_tags({**tags, STUDY_KEY: key, "resumptions": str(resumptions)})
         yield run
 
 
@@ -159,54 +253,6 @@ def log_dict(data: dict, artifact_file: str) -> None:
     mlflow.log_dict(data, artifact_file)
 
 
-def tag_run(run_id: str, tags: dict[str, str]) -> None:
-    """Tag a run that is no longer active (the status tag of a trial that just failed)."""
-    client = MlflowClient()
-    for key, value in tags.items():
-        client.set_tag(run_id, key, value)
-
-
-def earlier_trials(tags: dict[str, str]) -> list:
-    """Earlier trial runs with these tags that trained to the end (or diverged: retraining would
-    diverge again), newest first; one query for a whole study's worth. Searched in every
-    experiment: `mlflow run` may have put the study anywhere."""
-    client = MlflowClient()
-    where = " and ".join(f"tags.{k} = '{v}'" for k, v in tags.items())
-    experiments = [e.experiment_id for e in client.search_experiments()]
-    runs = client.search_runs(experiments, where, order_by=["attributes.start_time DESC"])
-    return [r for r in runs if r.data.tags.get("status") == "FINISHED" or (
-        r.data.tags.get("status") == "FAILED" and r.data.tags.get("error", "").startswith("TrainingDiverged"))]
-
-
-def matching_trial(runs: list, trial: int, params: dict, epochs: int):
-    """The newest of `runs` (from earlier_trials) that was trial `trial` with exactly these
-    parameters and `epochs` epochs; else None."""
-    for run in runs:
-        logged = run.data.params
-        if run.data.tags.get("trial") == str(trial) and run.data.metrics.get("epochs") == epochs \
-                and set(logged) == {str(k) for k in params} \
-                and all(_same_value(logged[str(k)], str(v)) for k, v in params.items()):
-            return run
-    return None
-
-
-def copy_trial(source) -> None:
-    """Record an earlier trial run (from earlier_trials) in the active run: its parameters,
-    metric histories and status, tagged `reused_from`."""
-    from mlflow.entities import Metric
-
-    client = MlflowClient()
-    source_run_id = source.info.run_id
-    run_id = active_run_id()
-    history = [Metric(m.key, m.value, m.timestamp, m.step)
-               for key in source.data.metrics for m in client.get_metric_history(source_run_id, key)]
-    for start in range(0, len(history), 1000):  # MLflow's batch limit
-        client.log_batch(run_id, metrics=history[start:start + 1000])
-    log_params(source.data.params)
-    keep = {k: v for k, v in source.data.tags.items() if k in ("status", "error")}
-    mlflow.set_tags({**keep, "reused_from": source_run_id})
-
-
 def log_artifacts(folder: Path, artifact_path: str) -> None:
     mlflow.log_artifacts(str(folder), artifact_path)
 
@@ -220,3 +266,89 @@ def last_study_record() -> dict:
     tags = run.data.tags
     return {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id, "status": run.info.status,
             **{key: tags.get(key, "") for key in ("stage", "study", "profile", "seed", "data_checksum")}}
+
+
+# Trial runs are written by run id through a client, not through MLflow's process-global active
+# run: the worker that trains a job may live in another process or on another machine.
+
+def start_trial_run(experiment_id: str, parent_run_id: str, run_name: str, tags: dict[str, str],
+                    params: dict) -> str:
+    """A new run nested under `parent_run_id`, with `params`; its id."""
+    from mlflow.entities import Param
+    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+    client = MlflowClient()
+    run = client.create_run(experiment_id, tags={**tags, MLFLOW_PARENT_RUN_ID: parent_run_id}, run_name=run_name)
+    client.log_batch(run.info.run_id, params=[Param(str(k), str(v)) for k, v in params.items()])
+    return run.info.run_id
+
+
+def reopen_trial_run(run: TrialRun, tags: dict[str, str]) -> None:
+    """Set a trial run RUNNING again (a promotion, or a job a killed process left unfinished)."""
+    from mlflow.entities import RunTag
+
+    client = MlflowClient()
+    client.update_run(run.run_id, status="RUNNING")
+    if "error" in run.tags:
+        client.delete_tag(run.run_id, "error")
+        del run.tags["error"]
+    client.log_batch(run.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
+
+def log_epoch_to(client: MlflowClient, run_id: str, metrics: dict[str, float], epoch: int,
+                 tags: dict[str, str] | None = None) -> None:
+    """One epoch's metrics (step = epoch), and any tags, in one call."""
+    from mlflow.entities import Metric, RunTag
+
+    now = int(time.time() * 1000)
+    client.log_batch(run_id, metrics=[Metric(k, v, now, epoch) for k, v in metrics.items()],
+                     tags=[RunTag(k, v) for k, v in (tags or {}).items()])
+
+
+def end_trial_run(client: MlflowClient, run_id: str, status: str, metrics: dict[str, float] | None = None,
+                  step: int = 0, error: str | None = None) -> None:
+    """A job's end: its closing metrics (step = the epoch it stopped at), `status` as tag and as
+    the run's state; a failure's reason as tag `error`."""
+    tags = {"status": status} | ({"error": one_line(error, 4000)} if error is not None else {})
+    log_epoch_to(client, run_id, metrics or {}, step, tags)
+    client.set_terminated(run_id, status)
+
+
+@dataclass
+class TrialRun:
+    """A trial run as the driver needs it to continue a study: which of its jobs are recorded.
+    `val` and `test` (epoch -> value) are read from the store once, when first needed; a run
+    this process created starts with them empty."""
+    run_id: str
+    params: dict[str, str]
+    tags: dict[str, str]
+    val: dict[int, float] | None = None
+    test: dict[int, float] | None = None
+
+    def same_config(self, config: dict) -> bool:
+        return set(self.params) == {str(k) for k in config} and all(
+            _same_value(self.params[str(k)], str(v)) for k, v in config.items())
+
+    def recorded_job(self, start: int, stop: int) -> Outcome | None:
+        """The outcome of its job start -> stop if the store holds it: the job finished (its
+        test accuracy was logged at step `stop`) or diverged on the way; None otherwise. (Read
+        once: jobs this process trains later come after the first job the store lacked.)"""
+        if self.val is None:
+            client = MlflowClient()
+            self.val = {m.step: m.value for m in sorted(client.get_metric_history(self.run_id, "val_accuracy"),
+                                                        key=lambda m: m.timestamp)}  # the last value per epoch
+            self.test = {m.step: m.value for m in client.get_metric_history(self.run_id, "test_accuracy")}
+        if stop in self.test and stop in self.val:
+            return Outcome(self.val[stop], self.test[stop], stop - start, recorded=True)
+        error = self.tags.get("error", "")
+        last = max(self.val, default=0)
+        if self.tags.get("status") == "FAILED" and error.startswith("TrainingDiverged") and start < last <= stop:
+            return Outcome(math.nan, math.nan, last - start, error=error, recorded=True)
+        return None
+
+
+def trial_runs(experiment_id: str, parent_run_id: str, method: str) -> dict[int, TrialRun]:
+    """The trial runs of `method` nested under `parent_run_id`, by trial id."""
+    runs = _search([experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}' and tags.method = '{method}'")
+    return {int(r.data.tags["trial"]): TrialRun(r.info.run_id, dict(r.data.params), dict(r.data.tags))
+            for r in runs if r.data.tags.get("trial", "").isdigit()}

@@ -12,11 +12,13 @@ import pytest  # noqa: E402
 
 @pytest.fixture(scope="session", autouse=True)
 def isolated_store(tmp_path_factory):
-    """Point MLflow and prepared data at a temporary folder, never at the working tree."""
+    """Point MLflow, prepared data and checkpoints at a temporary folder, never at the working tree."""
     root = tmp_path_factory.mktemp("store")
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "HPO_PREPARED_DIR", "MLFLOW_RUN_ID")}
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "HPO_PREPARED_DIR", "HPO_CHECKPOINT_DIR",
+                                            "MLFLOW_RUN_ID")}
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
     os.environ["HPO_PREPARED_DIR"] = str(root / "prepared")
+    os.environ["HPO_CHECKPOINT_DIR"] = str(root / "checkpoints")
     os.environ.pop("MLFLOW_RUN_ID", None)
     yield root
     for key, value in saved.items():

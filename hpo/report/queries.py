@@ -144,8 +144,12 @@ class TrackingReader:
         return sorted(runs, key=lambda r: (r.start_time, r.run_id))
 
     def history(self, run_id: str, key: str) -> list[Point]:
-        points = self.client.get_metric_history(run_id, key)
-        return sorted(Point(m.timestamp, m.step, m.value) for m in points)
+        """Every logged value, oldest first; for a per-epoch metric, the last value logged for each
+        epoch: a job cut short by a crash and trained again logged its first epochs twice."""
+        points = sorted(Point(m.timestamp, m.step, m.value) for m in self.client.get_metric_history(run_id, key))
+        if key in CURVE_METRICS:
+            points = sorted({p.step: p for p in points}.values())
+        return points
 
     def artifact_text(self, run_id: str, path: str) -> str | None:
         """The text of one artifact of `run_id`, fetched through the tracking server; None if absent."""

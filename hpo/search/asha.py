@@ -1,16 +1,16 @@
-"""Asynchronous successive halving, promotion variant (Li et al. 2020, Algorithm 2), run by one
-worker: rungs at r * eta^(s + k) epochs up to R; whenever the top 1/eta of a rung holds a trial
-not yet promoted, the best such trial from the highest rung is promoted and resumes from its
-checkpoint (so it is charged only the new epochs); otherwise a new random configuration starts
-at the bottom rung. Stops when `max_trials_at_R` trials reached the top rung, or when the budget
-cannot pay the next job. Rung arithmetic is integer (no float logarithms).
+"""Asynchronous successive halving, promotion variant (Li et al. 2020, Algorithm 2): rungs at
+r * eta^(s + k) epochs up to R; whenever the top 1/eta of a rung holds a trial not yet promoted,
+the best such trial from the highest rung is promoted and resumes from its checkpoint (so it is
+charged only the new epochs); otherwise the searcher proposes a new configuration for the bottom
+rung. Stops when `max_trials_at_R` trials reached the top rung, or when the budget cannot pay
+the next job. With jobs in flight, promotions rank the results that have come back; no new job
+starts while the trials heading for R would complete N_m, so no more than N_m ever reach it.
+Rung arithmetic is integer (no float logarithms).
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
-from hpo.search.base import Job, Method, ranking_score
+from hpo.search.base import DONE, WAIT, Job, Method, Searcher, Signal, ranking_score
 from hpo.space import config_space, native
 
 
@@ -27,15 +27,26 @@ def milestones(r: int, R: int, eta: int, s: int) -> list[int]:
     return out
 
 
+class SpaceSampler(Searcher):
+    """Random configurations from one seeded ConfigSpace: the same seed, the same sequence."""
+
+    def __init__(self, space):
+        self.space = space
+
+    def suggest(self, trial: int) -> dict:
+        return {k: native(v) for k, v in dict(self.space.sample_configuration()).items()}
+
+
 class Asha(Method):
     name = "asha"
 
-    def __init__(self, sample: Callable[[], dict], r: int, R: int, eta: int, s: int, max_trials_at_R: int):
-        self.sample, self.eta, self.max_trials_at_R = sample, eta, max_trials_at_R
+    def __init__(self, searcher: Searcher, r: int, R: int, eta: int, s: int, max_trials_at_R: int):
+        self.searcher, self.eta, self.max_trials_at_R = searcher, eta, max_trials_at_R
         self.rungs = milestones(r, R, eta, s)
         self.scores: list[dict[int, float]] = [{} for _ in self.rungs]  # rung -> trial -> score
         self.promoted: list[set[int]] = [set() for _ in self.rungs]  # trials promoted out of each rung
         self.configs: dict[int, dict] = {}
+        self.running: dict[int, int] = {}  # trial -> the rung its job in flight trains it to
         self.reached_top = 0
 
     @property
@@ -50,37 +61,45 @@ class Asha(Method):
                 return trial
         return None
 
-    def next_job(self, remaining: int) -> Job | None:
+    def _stop(self) -> Signal:
+        return WAIT if self.running else DONE  # a job in flight may fail and refund its epochs
+
+    def next_job(self, remaining: int) -> Job | Signal:
         if self.reached_top >= self.max_trials_at_R:
-            return None
+            return DONE
+        if self.reached_top + sum(rung == self.top for rung in self.running.values()) >= self.max_trials_at_R:
+            return WAIT  # enough trials are training to R; if one fails, another may go
         for k in reversed(range(self.top)):
             trial = self._promotable(k)
             if trial is not None:
                 job = Job(trial, self.configs[trial], self.rungs[k], self.rungs[k + 1], rung=k + 1)
                 if job.epochs > remaining:
-                    return None
+                    return self._stop()
                 self.promoted[k].add(trial)
+                self.running[trial] = job.rung
                 return job
         if self.rungs[0] > remaining:
-            return None
+            return self._stop()
         trial = len(self.configs)
-        self.configs[trial] = self.sample()
-        return Job(trial, self.configs[trial], 0, self.rungs[0], rung=0)
+        config = self.searcher.suggest(trial)
+        if config is None:
+            return self._stop()
+        self.configs[trial] = config
+        self.running[trial] = 0
+        return Job(trial, config, 0, self.rungs[0], rung=0)
 
-    def report(self, job: Job, score: float | None) -> None:
+    def tell(self, job: Job, score: float | None) -> None:
+        del self.running[job.trial]
         self.scores[job.rung][job.trial] = ranking_score(score)
         if job.rung == self.top and ranking_score(score) > float("-inf"):
             self.reached_top += 1
+        self.searcher.observe(job.trial, score, job.stop)
 
 
 def asha(profile, seed: int, fixed: dict | None = None, max_trials_at_R: int | None = None) -> Asha:
-    """ASHA over the applied space; new configurations are drawn at random from one seeded
-    ConfigSpace, so the same seed gives the same sequence. `max_trials_at_R` replaces the
-    profile's N_m (Study III stops at 2 models trained to R)."""
-    space = config_space(profile.space.applied, seed=seed)
-
-    def sample() -> dict:
-        return {k: native(v) for k, v in dict(space.sample_configuration()).items()}
-
+    """ASHA over the applied space with random configurations from one seeded ConfigSpace, so
+    the same seed gives the same sequence. `max_trials_at_R` replaces the profile's N_m (Study
+    III stops at 2 models trained to R)."""
     a = profile.asha
-    return Asha(sample, a.r, a.R, a.eta, a.s, max_trials_at_R or a.max_trials_at_R)
+    return Asha(SpaceSampler(config_space(profile.space.applied, seed=seed)), a.r, a.R, a.eta, a.s,
+                max_trials_at_R or a.max_trials_at_R)

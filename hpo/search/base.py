@@ -1,28 +1,30 @@
-"""What every search method has in common: it hands out jobs and hears back their scores.
+"""What every search method has in common: it hands out jobs and hears back their results.
 
 A job trains one trial from epoch `start` to epoch `stop` (start > 0 resumes its checkpoint).
-Searchers propose configurations; the method decides how long each trains; the caller pays
-each job from the `Budget` before running it.
+Searchers propose configurations; the method decides how long each trains. The protocol is
+asynchronous: `next_job` answers a job (which the method from then on counts as in flight), WAIT
+(jobs are in flight and none can start until one of them reports) or DONE (no more jobs; those
+in flight still report); `tell` hands back the result of a job, keyed by its trial id. The loop
+(hpo/search/loop.py) pays each job from the `Budget` before it runs.
 """
 
 from __future__ import annotations
 
+import enum
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+
+from hpo.jobs import Job, Outcome
+
+__all__ = ["DONE", "WAIT", "Fifo", "Job", "Method", "Outcome", "Searcher", "Signal", "ranking_score"]
 
 
-@dataclass(frozen=True)
-class Job:
-    trial: int
-    config: dict
-    start: int
-    stop: int
-    rung: int | None = None  # ASHA's rung index; None for one-shot methods
+class Signal(enum.Enum):
+    WAIT = "wait"
+    DONE = "done"
 
-    @property
-    def epochs(self) -> int:
-        return self.stop - self.start
+
+WAIT, DONE = Signal.WAIT, Signal.DONE
 
 
 def ranking_score(score: float | None) -> float:
@@ -34,23 +36,23 @@ class Method(ABC):
     name: str
 
     @abstractmethod
-    def next_job(self, remaining: int) -> Job | None:
-        """The next job, or None when the method is done or `remaining` epochs cannot pay for it."""
+    def next_job(self, remaining: int) -> Job | Signal:
+        """A job that `remaining` epochs can pay for, WAIT or DONE (see the module's docstring)."""
 
     @abstractmethod
-    def report(self, job: Job, score: float | None) -> None:
-        """The validation accuracy reached at job.stop; None or NaN if the trial failed."""
+    def tell(self, job: Job, score: float | None) -> None:
+        """The validation accuracy `job` reached at job.stop; None or NaN if the trial failed."""
 
 
 class Searcher(ABC):
-    """Proposes configurations one at a time; may learn from the scores."""
+    """Proposes configurations, one per trial id; may learn from the scores."""
 
     @abstractmethod
-    def suggest(self) -> dict | None:
-        """A new configuration, or None when there are no more (a finished grid)."""
+    def suggest(self, trial: int) -> dict | None:
+        """The configuration of a new trial, or None when there are no more (a finished grid)."""
 
-    def observe(self, config: dict, score: float | None) -> None:  # noqa: B027  (most searchers ignore it)
-        pass
+    def observe(self, trial: int, score: float | None, epochs: int) -> None:  # noqa: B027  (most ignore it)
+        """The validation accuracy `trial` reached after `epochs` epochs (None or NaN: it failed)."""
 
 
 class Fifo(Method):
@@ -60,15 +62,18 @@ class Fifo(Method):
         self.name, self.searcher = name, searcher
         self.configurations, self.epochs = configurations, epochs_per_configuration
         self.started = 0
+        self.running: set[int] = set()
 
-    def next_job(self, remaining: int) -> Job | None:
+    def next_job(self, remaining: int) -> Job | Signal:
         if self.started >= self.configurations or self.epochs > remaining:
-            return None
-        config = self.searcher.suggest()
+            return WAIT if self.running else DONE  # a failed job in flight may refund epochs
+        config = self.searcher.suggest(self.started)
         if config is None:
-            return None
+            return WAIT if self.running else DONE
         self.started += 1
+        self.running.add(self.started - 1)
         return Job(self.started - 1, config, 0, self.epochs)
 
-    def report(self, job: Job, score: float | None) -> None:
-        self.searcher.observe(job.config, score)
+    def tell(self, job: Job, score: float | None) -> None:
+        self.running.discard(job.trial)
+        self.searcher.observe(job.trial, score, job.stop)

@@ -11,7 +11,7 @@ class GridSearcher(Searcher):
         self.points = list(points)
         self.next = 0
 
-    def suggest(self) -> dict | None:
+    def suggest(self, trial: int) -> dict | None:
         if self.next >= len(self.points):
             return None
         self.next += 1

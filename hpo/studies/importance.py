@@ -2,9 +2,9 @@
 at random from the initial space (Table 2A), then fANOVA on their validation accuracies, per
 dataset and pooled over all datasets.
 
-Run tree: study run -> one child per dataset -> one grandchild per training. A training already
-recorded for the same study (profile and seed), dataset, data and configuration is copied from
-the tracking store, not trained again, so a rerun finishes what an interrupted one left.
+Run tree: study run -> one child per dataset -> one grandchild per training. Like every study,
+a rerun continues the same study run and reads back the trainings the store holds, so it
+finishes what an interrupted one left, and a finished one gives the same importances untrained.
 """
 
 from __future__ import annotations
@@ -19,15 +19,14 @@ import keras
 import pandas as pd
 
 from hpo import tracking
-from hpo.data.prepared import BACKBONE_FILE, load_prepared, prepared_dir, require_prepared
+from hpo.data.prepared import require_prepared
 from hpo.errors import UserError
-from hpo.executor import Executor
-from hpo.studies.compare import check_space
-from hpo.models import backbone_factory, min_input_size
+from hpo.executor import worker
 from hpo.report.importance import ImportanceResult, fanova_importances, plot_marginals
-from hpo.search.base import Job
+from hpo.search.base import Fifo
+from hpo.search.grid import GridSearcher
 from hpo.space import config_space, sample_configurations
-from hpo.training.feature_cache import cache_for
+from hpo.studies.searching import check_space, search
 
 POOLED = "all datasets"
 TOP_PAIRS = 2  # Table 5 lists the two most important pairs
@@ -47,28 +46,14 @@ def configurations(profile, seed: int, dataset_index: int) -> list[dict]:
     return sample_configurations(space, profile.importance.trainings, seed + 1000 * dataset_index)
 
 
-def _train_dataset(executor: Executor, configs: list[dict], epochs: int, tags: dict) -> list[Training]:
-    trainings = []
-    recorded = tracking.earlier_trials(tags)
-    for trial, config in enumerate(configs):
-        started = time.perf_counter()
-        earlier = tracking.matching_trial(recorded, trial, config, epochs)
-        if earlier:
-            with tracking.child_run(f"importance trial {trial}", {**tags, "trial": str(trial), "method": "random"}):
-                tracking.copy_trial(earlier)
-            metrics, ok = earlier.data.metrics, earlier.data.tags.get("status") == "FINISHED"
-            result = Training(config, metrics.get("val_accuracy", math.nan) if ok else math.nan,
-                              metrics.get("test_accuracy", math.nan) if ok else math.nan, reused=True)
-        else:
-            outcome = executor.run(Job(trial, config, 0, epochs))
-            result = Training(config, outcome.score, outcome.test_accuracy, reused=False)
-        trainings.append(result)
-        how = "reused" if result.reused else f"{time.perf_counter() - started:.1f} s"
-        print(f"[{executor.data.name} importance] training {trial + 1}/{len(configs)} "
-              f"lr={config['learning_rate']:.2g} k={config['fine_tuned_layers']} {config['optimizer']} "
-              f"{config['input_size']}px batch {config['batch_size']}: val {result.val_accuracy:.4f} ({how})",
-              flush=True)
-    return trainings
+def _train_dataset(profile, seed: int, dataset: str, configs: list[dict], tags: dict[str, str]) -> list[Training]:
+    """The dataset's trainings as one search over the fixed configurations (a random search whose
+    draws were made up front), so a rerun reads back every training the store holds."""
+    epochs = profile.importance.epochs
+    method = Fifo("random", GridSearcher(configs), len(configs), epochs)
+    found = search(method, len(configs) * epochs, profile, seed, dataset, tags, f"{dataset} importance")
+    return [Training(job.config, outcome.score, outcome.test_accuracy, reused=outcome.recorded)
+            for job, outcome in sorted(found.jobs, key=lambda pair: pair[0].trial)]
 
 
 def _analyse(profile, seed: int, trainings: list[Training], label: str, out: Path) -> ImportanceResult:
@@ -106,36 +91,33 @@ def pairs_table(results: dict[str, ImportanceResult]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def run_importance(profile, seed: int, datasets: list[str] | None = None) -> dict[str, ImportanceResult]:
+def run_importance(profile, seed: int, datasets: list[str] | None = None,
+                   restart: bool = False) -> dict[str, ImportanceResult]:
     datasets = datasets or [t.name for t in profile.datasets.targets]
     for name in datasets:
         profile.target(name)
     _, manifest = require_prepared(profile, seed)
-    make_backbone = backbone_factory(profile.backbone, prepared_dir(profile.name, seed) / BACKBONE_FILE)
-    check_space(profile, n_layers=len(make_backbone().layers), section="initial")
-    feature_cache = cache_for(profile.cache)
+    check_space(profile, n_layers=len(worker.backbone(profile, seed)().layers), section="initial")
     study = f"importance-{profile.name}-seed{seed}"
-    epochs = profile.importance.epochs
+    key = tracking.study_key("importance", profile, seed, manifest["data_checksum"], datasets=datasets)
     tags = {**tracking.provenance_tags("importance", profile, seed, manifest["data_checksum"]),
             "study": study, "datasets": ",".join(datasets)}
     started = time.perf_counter()
-    with tracking.stage_run("importance", f"importance {profile.name} seed {seed}", tags), \
+    with tracking.study_run("importance", f"importance {profile.name} seed {seed}", tags, key, restart), \
             tempfile.TemporaryDirectory(prefix="hpo-importance-") as scratch:
         out = Path(scratch)
-        tracking.log_params({"trainings": profile.importance.trainings, "epochs": epochs})
+        tracking.log_params({"trainings": profile.importance.trainings, "epochs": profile.importance.epochs})
         per_dataset: dict[str, list[Training]] = {}
         results: dict[str, ImportanceResult] = {}
         errors = []
         for index, dataset in enumerate(datasets):
-            data, _ = load_prepared(profile, seed, dataset)
-            trial_tags = {"study": study, "dataset": dataset, "data_checksum": manifest["datasets"][dataset]["checksum"]}
-            with tracking.child_run(f"importance {dataset}", {"dataset": dataset}):
+            trial_tags = {"study": study, tracking.STUDY_KEY: key,
+                          "data_checksum": manifest["datasets"][dataset]["checksum"]}
+            with tracking.child_run(f"importance {dataset}", {"dataset": dataset, tracking.STUDY_KEY: key},
+                                    reopen=True):
                 keras.backend.clear_session()
-                executor = Executor("random", data, make_backbone, min_input_size(profile.backbone.name),
-                                    out / "checkpoints", seed, keep_checkpoints=False,
-                                    feature_cache=feature_cache, tags=trial_tags)
-                trainings = per_dataset[dataset] = _train_dataset(executor, configurations(profile, seed, index),
-                                                                  epochs, trial_tags)
+                trainings = per_dataset[dataset] = _train_dataset(profile, seed, dataset,
+                                                                  configurations(profile, seed, index), trial_tags)
                 failed = sum(math.isnan(t.val_accuracy) for t in trainings)
                 tracking.log_metrics({"n_trials": len(trainings), "n_failed": failed,
                                       "n_reused": sum(t.reused for t in trainings)})

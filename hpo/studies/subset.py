@@ -22,23 +22,25 @@ the variants differ only in the configuration they chose.
 from __future__ import annotations
 
 import math
-import tempfile
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import keras
 import pandas as pd
 
 from hpo import tracking
-from hpo.data.prepared import BACKBONE_FILE, load_subset, prepared_dir, require_prepared
+from hpo.data.prepared import load_subset, require_prepared
 from hpo.data.splits import describe
 from hpo.data.subsets import WeightedSplitData, with_class_weights
 from hpo.errors import UserError
-from hpo.models import backbone_factory, min_input_size
+from hpo.executor import worker
+from hpo.executor.trials import MethodTrials
+from hpo.executor.worker import TrialSpec, train_job
+from hpo.jobs import Job, Outcome
 from hpo.search.asha import asha
-from hpo.studies.compare import check_request, check_space, run_method
-from hpo.training import TrialConfig, fine_tune
-from hpo.training.feature_cache import cache_for
+from hpo.studies.searching import check_request, check_space, checkpoint_root, remove_checkpoints, search
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -83,30 +85,20 @@ def check_variants(profile, variants: list[str] | None) -> list[Variant]:
     return [v for v in VARIANTS if v.name in names]
 
 
-def _final_training(variant: Variant, config: dict, whole, epochs: int, make_backbone, minimum: int, seed: int,
-                    feature_cache) -> float:
+def _final_training(variant: Variant, config: dict, profile, seed: int, epochs: int, tags: dict[str, str]) -> float:
     """Fig. 2's last step as a grandchild run: the configuration trained on the whole training
-    set and scored on the balanced test set. NaN when the training fails; the study goes on."""
-    tags = {"final": "true", "variant": variant.name, "dataset": whole.name, "status": "RUNNING"}
-    run_id = None
-    try:
-        with tracking.child_run(f"final {variant.name}", tags):
-            run_id = tracking.active_run_id()
-            tracking.log_params(config)
-            result = fine_tune(TrialConfig.from_dict(config), whole, epochs, backbone_factory=make_backbone,
-                               min_input_size=minimum, on_epoch=lambda m: tracking.log_epoch(m.metrics(), m.epoch),
-                               seed=seed, feature_cache=feature_cache)
-            tracking.log_metrics({"test_accuracy": result.test_accuracy, "epochs": epochs})
-            tracking.set_tags({"status": "FINISHED"})
-    except KeyboardInterrupt:
-        raise
-    except Exception as e:  # noqa: BLE001  (a failed training is recorded; the other variants go on)
-        if run_id is None:  # the run could not even start: tracking itself is broken
-            raise
-        tracking.tag_run(run_id, {"status": "FAILED"})
-        print(f"[{whole.name} {variant.name}] final training FAILED ({type(e).__name__}: {e})", flush=True)
+    set and scored on the balanced test set (read back if the store holds it). NaN when the
+    training fails; the study goes on."""
+    tags = {**tags, "final": "true", "variant": variant.name, "dataset": profile.subset.dataset}
+    trials = MethodTrials(tracking.active_run_id(), "final", tags,
+                          partial(TrialSpec, profile=profile, seed=seed, dataset=profile.subset.dataset,
+                                  subset="whole"), seed, name=f"final {variant.name}")
+    launched = trials.launch(Job(0, config, 0, epochs))  # its one job, trial 0: it trains with the study's seed
+    outcome = launched if isinstance(launched, Outcome) else train_job(launched)
+    if outcome.error:
+        print(f"[{profile.subset.dataset} {variant.name}] final training FAILED ({outcome.error})", flush=True)
         return math.nan
-    return result.test_accuracy
+    return outcome.test_accuracy
 
 
 def table(results: list[VariantResult]) -> pd.DataFrame:
@@ -124,7 +116,7 @@ def table(results: list[VariantResult]) -> pd.DataFrame:
                                        "test accuracy"])
 
 
-def run_subset(profile, seed: int, variants: list[str] | None = None) -> list[VariantResult]:
+def run_subset(profile, seed: int, variants: list[str] | None = None, restart: bool = False) -> list[VariantResult]:
     chosen = check_variants(profile, variants)
     spec, budget = profile.subset, profile.budget.epochs
     check_request(profile, [spec.dataset], ["asha"], budget)
@@ -132,22 +124,20 @@ def run_subset(profile, seed: int, variants: list[str] | None = None) -> list[Va
     if "subsets" not in manifest:
         raise UserError(f"the prepared data of profile {profile.name} has no subsets: "
                         f"run `hpo prepare --profile {profile.argument} --seed {seed} --force`")
-    make_backbone = backbone_factory(profile.backbone, prepared_dir(profile.name, seed) / BACKBONE_FILE)
-    check_space(profile, n_layers=len(make_backbone().layers))
-    minimum = min_input_size(profile.backbone.name)
-    feature_cache = cache_for(profile.cache)  # shared by every variant: same images, same features
+    check_space(profile, n_layers=len(worker.backbone(profile, seed)().layers))
     whole, _ = load_subset(profile, seed, "whole")
     # The final training runs R epochs: the longest any configuration trains in ASHA, so the
     # chosen configuration is trained as long as it was when it was chosen (on more images).
     final_epochs = profile.asha.R
     study = f"subset-{profile.name}-seed{seed}"
+    key = tracking.study_key("subset", profile, seed, manifest["data_checksum"], variants=[v.name for v in chosen])
     tags = {**tracking.provenance_tags("subset", profile, seed, manifest["data_checksum"]),
             "study": study, "datasets": spec.dataset, "variants": ",".join(v.name for v in chosen),
             "budget_epochs": str(budget)}
     results = []
     started = time.perf_counter()
-    with tracking.stage_run("subset", f"subset {profile.name} seed {seed}", tags), \
-            tempfile.TemporaryDirectory(prefix="hpo-checkpoints-") as checkpoints:
+    with tracking.study_run("subset", f"subset {profile.name} seed {seed}", tags, key, restart) as study_run:
+        trial_tags = {"study": study, tracking.STUDY_KEY: key}
         tracking.log_params({"max_trials_at_R": spec.max_trials_at_R, "final_epochs": final_epochs,
                              "budget_epochs": budget})
         tracking.log_dict(manifest["subsets"], "subsets.json")  # every subset's sizes and class counts
@@ -155,8 +145,9 @@ def run_subset(profile, seed: int, variants: list[str] | None = None) -> list[Va
             data = whole if variant.subset == "whole" else load_subset(profile, seed, variant.subset)[0]
             if variant.weighted:
                 data = with_class_weights(data)
-            variant_tags = {"variant": variant.name, "dataset": spec.dataset, "variant_label": variant.label}
-            with tracking.child_run(f"{variant.name} {spec.dataset}", variant_tags):
+            variant_tags = {"variant": variant.name, "dataset": spec.dataset, "variant_label": variant.label,
+                            tracking.STUDY_KEY: key}
+            with tracking.child_run(f"{variant.name} {spec.dataset}", variant_tags, reopen=True):
                 keras.backend.clear_session()
                 counts = describe(data)
                 if isinstance(data, WeightedSplitData):
@@ -165,28 +156,30 @@ def run_subset(profile, seed: int, variants: list[str] | None = None) -> list[Va
                 tracking.log_params({"train_images": counts["train"], "val_images": counts["val"],
                                      "weighted": variant.weighted, "subset": variant.subset})
                 policy = asha(profile, seed, max_trials_at_R=spec.max_trials_at_R)
-                r = run_method("asha", profile, seed, data, budget, make_backbone, minimum,
-                               f"{checkpoints}/{variant.name}", feature_cache, policy=policy,
-                               tags={"study": study, "variant": variant.name})
-                metrics = {"budget_used_epochs": r.budget_used, "n_trials": r.n_trials, "n_failed": r.n_failed,
-                           "best_val_accuracy": r.best_val, "best_test_accuracy": r.best_test}
+                found = search(policy, budget, profile, seed, spec.dataset, {**trial_tags, "variant": variant.name},
+                               f"{spec.dataset} {variant.name}", checkpoint_root(study_run.info.run_id) / variant.name,
+                               subset=variant.subset, weighted=variant.weighted)
+                metrics = {"budget_used_epochs": found.budget_used, "n_trials": len(found.trials),
+                           "n_failed": found.n_failed, "best_val_accuracy": found.best_val,
+                           "best_test_accuracy": found.best_test, "n_recorded_jobs": found.recorded}
                 test_accuracy = math.nan
-                if r.best_config:
-                    tracking.log_params(r.best_config)
-                    tracking.log_dict(r.best_config, "best_config.json")
-                    test_accuracy = _final_training(variant, r.best_config, whole, final_epochs, make_backbone,
-                                                    minimum, seed, feature_cache)
+                if found.best_config:
+                    tracking.log_params(found.best_config)
+                    tracking.log_dict(found.best_config, "best_config.json")
+                    test_accuracy = _final_training(variant, found.best_config, profile, seed, final_epochs,
+                                                    trial_tags)
                 tracking.log_metrics({**metrics, "test_accuracy": test_accuracy})
-                print(f"[{spec.dataset} {variant.name}] best val {r.best_val:.4f} on the variant, "
+                print(f"[{spec.dataset} {variant.name}] best val {found.best_val:.4f} on the variant, "
                       f"test {test_accuracy:.4f} after {final_epochs} epochs on the whole training set", flush=True)
-            results.append(VariantResult(variant.name, spec.dataset, r.budget_used, r.n_trials, r.n_failed,
-                                         r.best_val, r.best_config, test_accuracy))
+            results.append(VariantResult(variant.name, spec.dataset, found.budget_used, len(found.trials),
+                                         found.n_failed, found.best_val, found.best_config, test_accuracy))
         frame = table(results)
         markdown = frame.to_markdown(index=False)
         tracking.log_text(markdown + "\n", "table7.md")
         tracking.log_text(frame.to_csv(index=False), "table7.csv")
         wall = time.perf_counter() - started
         tracking.log_metrics({"wall_seconds": wall})
+    remove_checkpoints(study_run.info.run_id)
     print(f"\nsubset took {wall:.0f} s\n\nTable 7 analogue: the configuration ASHA chose on each variant "
           f"(N_m = {spec.max_trials_at_R}) and its test accuracy after {final_epochs} epochs on the whole "
           f"training set ({spec.dataset}, balanced test set)\n")

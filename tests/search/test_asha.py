@@ -6,27 +6,41 @@ import numpy as np
 import pytest
 
 from hpo.budget import Budget
+from hpo.executor.simulated import SimulatedDriver
+from hpo.jobs import Outcome
 from hpo.profiles import load_profile
 from hpo.search.asha import Asha, asha, milestones
+from hpo.search.base import DONE, Searcher
+from hpo.search.loop import run_search
 
 
-def drive(method, curve, budget_total=400, max_jobs=10_000):
-    """Run the method to its end: curve(config, epoch) is the score a trial reaches at `epoch`."""
-    budget, jobs = Budget(budget_total), []
-    while (job := method.next_job(budget.remaining)) is not None and len(jobs) < max_jobs:
-        budget.charge(job.trial, job.epochs)
-        if job.rung:  # a promotion takes a trial from the top 1/eta of the rung below, as it stands now
+def drive(method, curve, budget_total=400):
+    """Run the method to its end with one worker: curve(config, epoch) is the score a trial
+    reaches at `epoch`."""
+    def outcome(job):
+        if job.rung:  # a promotion takes a trial from the top 1/eta of the rung below, as it stood when handed out
             below = method.scores[job.rung - 1]
             top = sorted(below, key=lambda t: (-below[t], t))[: len(below) // method.eta]
             assert job.trial in top and job.start == method.rungs[job.rung - 1]
-        method.report(job, curve(job.config, job.stop))
-        jobs.append(job)
-    return jobs, budget
+        return Outcome(curve(job.config, job.stop), 0.0, job.epochs)
+
+    budget = Budget(budget_total)
+    result = run_search(method, budget, SimulatedDriver(outcome), progress=None)
+    return [job for job, _ in result.jobs], budget
+
+
+class Qualities(Searcher):
+    """Configurations {"q": quality} in a given order."""
+
+    def __init__(self, qualities):
+        self.qualities = iter(qualities)
+
+    def suggest(self, trial):
+        return {"q": next(self.qualities)}
 
 
 def sampler(qualities):
-    it = iter(qualities)
-    return lambda: {"q": next(it)}
+    return Qualities(qualities)
 
 
 def test_rung_milestones_use_integer_arithmetic():
@@ -59,7 +73,7 @@ def test_paper_settings_rungs_promotions_and_the_n_m_stop():
     method = Asha(sampler(qualities), r=1, R=16, eta=4, s=0, max_trials_at_R=4)
     jobs, budget = drive(method, lambda c, epoch: c["q"] * (1 - 0.5 / epoch))
     assert {j.stop for j in jobs} == {1, 4, 16}
-    assert method.reached_top == 4 and method.next_job(budget.remaining) is None
+    assert method.reached_top == 4 and method.next_job(budget.remaining) is DONE
     top = [t for t in method.scores[2]]
     assert len(top) == 4 and all(budget.by_trial[t] == 16 for t in top)  # 1 + 3 + 12 epochs each
     assert budget.spent == sum(j.epochs for j in jobs) <= 400
@@ -79,7 +93,7 @@ def test_budget_stop_when_the_next_job_cannot_be_paid():
     jobs, budget = drive(method, lambda c, epoch: c["q"], budget_total=6)
     # four trials at rung 0 (4 epochs); the promotion of trial 1 to 4 epochs costs 3 > 2 left
     assert [(j.trial, j.stop) for j in jobs] == [(0, 1), (1, 1), (2, 1), (3, 1)]
-    assert budget.spent == 4 and method.next_job(budget.remaining) is None
+    assert budget.spent == 4 and method.next_job(budget.remaining) is DONE
 
 
 def test_failed_trials_rank_last_and_are_never_promoted():
@@ -92,5 +106,5 @@ def test_failed_trials_rank_last_and_are_never_promoted():
 def test_same_seed_same_configuration_sequence():
     profile = load_profile("embedded")
     a, b = asha(profile, seed=3), asha(profile, seed=3)
-    assert [a.sample() for _ in range(5)] == [b.sample() for _ in range(5)]
-    assert asha(profile, seed=4).sample() != asha(profile, seed=3).sample()
+    assert [a.searcher.suggest(i) for i in range(5)] == [b.searcher.suggest(i) for i in range(5)]
+    assert asha(profile, seed=4).searcher.suggest(0) != asha(profile, seed=3).searcher.suggest(0)

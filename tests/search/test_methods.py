@@ -3,8 +3,11 @@
 import pytest
 
 from hpo.budget import Budget
+from hpo.executor.simulated import SimulatedDriver
+from hpo.jobs import Outcome
 from hpo.profiles import load_profile
 from hpo.search import METHODS
+from hpo.search.loop import run_search
 from hpo.search.random import random_search
 from hpo.search.tpe import tpe
 
@@ -13,12 +16,10 @@ FIXED = {"input_size": 256, "batch_size": 16}
 
 
 def run(method, score=lambda config: 0.5):
-    budget, jobs = Budget(PAPER.budget.epochs), []
-    while (job := method.next_job(budget.remaining)) is not None:
-        budget.charge(job.trial, job.epochs)
-        method.report(job, score(job.config))
-        jobs.append(job)
-    return jobs, budget
+    budget = Budget(PAPER.budget.epochs)
+    result = run_search(method, budget, SimulatedDriver(lambda job: Outcome(score(job.config), 0.0, job.epochs)),
+                        progress=None)
+    return [job for job, _ in result.jobs], budget
 
 
 def test_grid_trains_each_of_the_16_points_for_25_epochs():

@@ -9,7 +9,8 @@ import pytest
 
 from hpo.errors import UserError
 from hpo.profiles import load_profile, parse_profile
-from hpo.studies.compare import check_request, run_compare
+from hpo.studies.compare import run_compare
+from hpo.studies.searching import check_request
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = load_profile("smoke")

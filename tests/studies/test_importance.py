@@ -60,11 +60,13 @@ def test_importance_end_to_end_then_a_rerun_trains_nothing(smoke_prepared, clien
 
     again = run_importance(SMOKE, 0)
     rerun = _latest_study(client)
-    assert rerun.info.run_id != study.info.run_id
-    for d in _children(client, rerun):
+    assert rerun.info.run_id == study.info.run_id and rerun.data.tags["resumptions"] == "1"  # continued
+    datasets = _children(client, rerun)
+    assert len(datasets) == 2
+    for d in datasets:
         assert d.data.metrics["n_reused"] == SMOKE.importance.trainings  # nothing trained again
         trials = _children(client, d)
-        assert all(t.data.tags.get("reused_from") for t in trials)
+        assert len(trials) == SMOKE.importance.trainings  # and no run added
         assert all(len(client.get_metric_history(t.info.run_id, "val_accuracy")) == SMOKE.importance.epochs
                    for t in trials if t.data.tags["status"] == "FINISHED")
     for label, result in results.items():

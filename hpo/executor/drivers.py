@@ -1,0 +1,30 @@
+"""Drivers run the jobs the search loop submits (see hpo/search/loop.py for the protocol).
+
+`InProcessDriver` trains one job at a time in this process, when the loop asks for results: the
+sequence of jobs, seeds and so every number are those of a plain sequential loop.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Callable
+
+from hpo.executor.worker import TrialSpec, train_job
+from hpo.jobs import Job, Outcome
+
+
+class InProcessDriver:
+    slots = 1
+
+    def __init__(self, launch: Callable[[Job], Outcome | TrialSpec], work: Callable[[TrialSpec], Outcome] = train_job):
+        """`launch` turns a job into a recorded Outcome or a spec to train (MethodTrials.launch)."""
+        self.launch, self.work = launch, work
+        self._queue: deque[Job] = deque()
+
+    def submit(self, job: Job) -> None:
+        self._queue.append(job)
+
+    def results(self) -> list[tuple[Job, Outcome]]:
+        job = self._queue.popleft()
+        launched = self.launch(job)
+        return [(job, launched if isinstance(launched, Outcome) else self.work(launched))]

@@ -1,0 +1,128 @@
+"""The worker: `train_job(spec) -> Outcome` trains one job from plain data and logs it by run id.
+
+A spec names everything a job needs (profile, the prepare seed, the data, the configuration, the
+epochs, where its checkpoints live, the tracking store and the trial's run) and nothing that
+lives only in the driver's process, so any process that can import the suite, read the prepared
+folder and reach the store can run it. Each process keeps what jobs share (the prepared data,
+the backbone factory and with it the compiled-model pool, the frozen-feature cache) across jobs.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from hpo import tracking
+from hpo.data.prepared import BACKBONE_FILE, load_prepared, load_subset, prepared_dir
+from hpo.data.subsets import with_class_weights
+from hpo.jobs import Outcome
+from hpo.models import backbone_factory, min_input_size
+from hpo.training import TrialConfig, fine_tune
+from hpo.training.feature_cache import cache_for
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    profile: object  # hpo.profiles.Profile (a frozen, picklable model)
+    seed: int  # the prepare seed: which splits and which pretrained backbone
+    dataset: str
+    config: dict
+    start: int
+    stop: int
+    train_seed: int  # initial head and data order
+    run_id: str  # the trial run the job logs to
+    tracking_uri: str
+    subset: str | None = None  # a Study III subset of `dataset` instead of its full split
+    weighted: bool = False  # class weights in the loss (Study III)
+    checkpoints: str | None = None  # the trial's checkpoint folder; None: the trial is never resumed
+
+    def checkpoint(self, epoch: int) -> Path:
+        return Path(self.checkpoints) / f"epoch-{epoch}"
+
+
+_DATA: OrderedDict = OrderedDict()  # a few splits, most recently used last
+_KEPT_SPLITS = 4
+_BACKBONES: dict = {}  # (prepared profile, seed, file) -> backbone factory; the model pool hangs on it
+_CACHES: dict = {}  # cache settings -> FeatureCache
+
+
+def backbone(profile, seed: int):
+    """This process's backbone factory for a profile's prepared backbone (one per process, so
+    every job shares its model pool)."""
+    file = prepared_dir(profile.name, seed) / BACKBONE_FILE
+    key = (profile.prepare_checksum, seed, str(file))
+    if key not in _BACKBONES:
+        _BACKBONES[key] = backbone_factory(profile.backbone, file)
+    return _BACKBONES[key]
+
+
+def _data(spec: TrialSpec):
+    key = (spec.profile.prepare_checksum, spec.seed, str(prepared_dir(spec.profile.name, spec.seed)), spec.dataset,
+           spec.subset, spec.weighted)
+    if key not in _DATA:
+        if spec.subset is None:
+            data, _ = load_prepared(spec.profile, spec.seed, spec.dataset)
+        else:
+            data, _ = load_subset(spec.profile, spec.seed, spec.subset)
+        _DATA[key] = with_class_weights(data) if spec.weighted else data
+        while len(_DATA) > _KEPT_SPLITS:
+            _DATA.popitem(last=False)
+    _DATA.move_to_end(key)
+    return _DATA[key]
+
+
+def _feature_cache(profile):
+    key = profile.cache.model_dump_json()
+    if key not in _CACHES:
+        _CACHES[key] = cache_for(profile.cache)
+    return _CACHES[key]
+
+
+def _publish(partial: Path, target: Path) -> None:
+    """A checkpoint appears whole or not at all: it is written to `epoch-N.partial` and renamed,
+    so a process killed while writing leaves no `epoch-N` to resume from."""
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+
+
+def train_job(spec: TrialSpec) -> Outcome:
+    """Train epochs spec.start -> spec.stop of one trial, logging each epoch to its run; end the
+    run FINISHED (test accuracy and `epochs` logged at step = stop) or FAILED with tag `error`.
+    A failure of the trial is an Outcome with that error; an interrupt ends the run KILLED."""
+    client = tracking.client(spec.tracking_uri)
+    trained = []
+
+    def report(m) -> None:
+        tracking.log_epoch_to(client, spec.run_id, m.metrics(), m.epoch)
+        trained.append(m)
+
+    try:
+        data = _data(spec)
+        resume = None
+        if spec.start > 0:
+            resume = spec.checkpoint(spec.start)
+            if not resume.is_dir():
+                raise FileNotFoundError(f"checkpoint {resume} is gone: rerun the study with --restart")
+        partial = spec.checkpoint(spec.stop).with_name(f"epoch-{spec.stop}.partial") if spec.checkpoints else None
+        result = fine_tune(TrialConfig.from_dict(spec.config), data, spec.stop - spec.start, resume_from=resume,
+                           backbone_factory=backbone(spec.profile, spec.seed),
+                           min_input_size=min_input_size(spec.profile.backbone.name), on_epoch=report,
+                           seed=spec.train_seed, feature_cache=_feature_cache(spec.profile), checkpoint_to=partial)
+        if partial is not None:
+            _publish(partial, spec.checkpoint(spec.stop))
+        outcome = Outcome(result.val_accuracy, result.test_accuracy, len(trained), sum(m.seconds for m in trained))
+    except KeyboardInterrupt:
+        tracking.end_trial_run(client, spec.run_id, "KILLED", error="interrupted")
+        raise
+    except Exception as e:  # noqa: BLE001  (any failure of one trial is recorded; the study goes on)
+        outcome = Outcome(float("nan"), float("nan"), len(trained), sum(m.seconds for m in trained),
+                          error=f"{type(e).__name__}: {e}")
+        tracking.end_trial_run(client, spec.run_id, "FAILED", error=outcome.error)
+        return outcome
+    tracking.end_trial_run(client, spec.run_id, "FINISHED", {"test_accuracy": outcome.test_accuracy,
+                                                             "epochs": spec.stop}, step=spec.stop)
+    if spec.start > 0:  # recorded now: a rerun reads this job back, so its start is not needed
+        shutil.rmtree(spec.checkpoint(spec.start), ignore_errors=True)
+    return outcome

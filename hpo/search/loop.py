@@ -1,0 +1,122 @@
+"""The one search loop: ask the method for a job, charge the ledger, hand the job to a driver,
+and as results come back refund unused epochs, tell the method and print a progress line.
+
+A driver runs jobs somewhere (this process, a cluster, a recorded table) and never decides
+anything: `slots` jobs may be in flight at once, `submit` hands one over, `results` blocks until
+at least one submitted job has ended and returns the ended ones. The method is asked again
+whenever a slot is free, and after every result while it answered WAIT.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from hpo.budget import Budget
+from hpo.search.base import DONE, WAIT, Job, Method, Outcome
+
+
+class Driver(Protocol):
+    slots: int
+
+    def submit(self, job: Job) -> None: ...
+
+    def results(self) -> list[tuple[Job, Outcome]]: ...
+
+
+@dataclass
+class SearchResult:
+    method: str
+    budget_used: int
+    jobs: list[tuple[Job, Outcome]] = field(default_factory=list)  # in the order the method was told
+    wall_seconds: float = 0.0
+
+    @property
+    def trials(self) -> list[int]:
+        return list(dict.fromkeys(job.trial for job, _ in self.jobs))
+
+    @property
+    def n_failed(self) -> int:
+        return sum(outcome.error is not None for _, outcome in self.jobs)
+
+    @property
+    def recorded(self) -> int:
+        """Jobs read back from the tracking store instead of trained."""
+        return sum(outcome.recorded for _, outcome in self.jobs)
+
+    @property
+    def train_seconds(self) -> float:
+        return sum(outcome.train_seconds for _, outcome in self.jobs)
+
+    @property
+    def best(self) -> tuple[Job, Outcome] | None:
+        """The job whose validation accuracy was the highest; on a tie, the first told."""
+        best = None
+        for job, outcome in self.jobs:
+            usable = outcome.error is None and not math.isnan(outcome.score)
+            if usable and (best is None or outcome.score > best[1].score):
+                best = (job, outcome)
+        return best
+
+    @property
+    def best_val(self) -> float:
+        return self.best[1].score if self.best else math.nan
+
+    @property
+    def best_test(self) -> float:
+        return self.best[1].test_accuracy if self.best else math.nan
+
+    @property
+    def best_config(self) -> dict | None:
+        return self.best[0].config if self.best else None
+
+
+class MethodStalled(RuntimeError):
+    """The method answered WAIT with no job in flight: nothing could ever wake it (a bug)."""
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+def run_search(method: Method, budget: Budget, driver: Driver, label: str = "",
+               progress: Callable[[str], None] | None = _print) -> SearchResult:
+    """Run `method` to its end under `budget`; `label` starts each progress line."""
+    result, in_flight = SearchResult(method.name, 0), {}
+    started, submitted_at = time.perf_counter(), {}
+    done = False
+    while True:
+        while not done and len(in_flight) < driver.slots:
+            job = method.next_job(budget.remaining)
+            if job is DONE:
+                done = True
+            if job in (WAIT, DONE):
+                break
+            budget.charge(job.trial, job.epochs)
+            in_flight[job.trial] = job
+            submitted_at[job.trial] = time.perf_counter()
+            driver.submit(job)
+        if not in_flight:
+            if done:
+                break
+            raise MethodStalled(f"{method.name} answered WAIT with no job in flight")
+        for job, outcome in driver.results():
+            del in_flight[job.trial]
+            budget.refund(job.trial, job.epochs - outcome.epochs_trained)
+            method.tell(job, outcome.score)
+            result.jobs.append((job, outcome))
+            if progress:
+                progress(_line(label, job, outcome, budget, result, time.perf_counter() - submitted_at.pop(job.trial)))
+    result.budget_used, result.wall_seconds = budget.spent, time.perf_counter() - started
+    return result
+
+
+def _line(label: str, job: Job, outcome: Outcome, budget: Budget, result: SearchResult, seconds: float) -> str:
+    rung = f" rung {job.rung}" if job.rung is not None else ""
+    status = f"FAILED ({outcome.error})" if outcome.error else f"val {outcome.score:.4f}"
+    best = result.best
+    took = "read back from the store" if outcome.recorded else f"{seconds:.1f} s"
+    return (f"[{label}] trial {job.trial}{rung} epochs {job.start}->{job.stop}: {status} "
+            f"| budget {budget.spent}/{budget.total} | best {best[1].score if best else math.nan:.4f} ({took})")

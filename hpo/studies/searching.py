@@ -1,0 +1,77 @@
+"""One method's search inside a study: the checks before it starts, its trial runs under the
+active (method or variant) run, the in-process driver, the loop. Shared by compare, subset and
+importance."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from functools import partial
+from pathlib import Path
+
+from hpo import tracking
+from hpo.budget import Budget
+from hpo.errors import UserError
+from hpo.executor.drivers import InProcessDriver
+from hpo.executor.trials import MethodTrials
+from hpo.executor.worker import TrialSpec
+from hpo.models import min_input_size
+from hpo.search import METHODS
+from hpo.search.asha import milestones
+from hpo.search.base import Method
+from hpo.search.loop import SearchResult, run_search
+
+CHECKPOINT_DIR = ".hpo-checkpoints"  # HPO_CHECKPOINT_DIR overrides
+
+
+def check_request(profile, datasets: list[str], methods: list[str], budget: int) -> None:
+    """Everything that can be wrong with the request, found before any run starts."""
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise UserError(f"unknown method {', '.join(unknown) or '(none)'}: choose from {', '.join(METHODS)}")
+    for name in datasets:
+        profile.target(name)
+    if budget < 1:
+        raise UserError(f"budget must be at least 1 epoch, got {budget}")
+    if "asha" in methods:
+        a = profile.asha
+        try:
+            first = milestones(a.r, a.R, a.eta, a.s)[0]
+        except ValueError as e:
+            raise UserError(f"asha settings of profile {profile.name}: {e}") from None
+        if budget < first:
+            raise UserError(f"budget {budget} is smaller than ASHA's first rung (r * eta^s = {first} epochs)")
+    if {"grid", "random", "tpe"} & set(methods) and budget < profile.budget.epochs_per_configuration:
+        raise UserError(f"budget {budget} cannot pay one configuration of "
+                        f"{profile.budget.epochs_per_configuration} epochs")
+
+
+def check_space(profile, n_layers: int, section: str = "applied") -> None:
+    """A space (and, for the applied one, the grid) must fit the backbone, or every trial would fail."""
+    spec = getattr(profile.space, section)
+    layers = spec.fine_tuned_layers + (profile.space.grid.fine_tuned_layers if section == "applied" else [])
+    too_deep = [k for k in layers if k > n_layers]
+    if too_deep:
+        raise UserError(f"space.{section}: fine_tuned_layers {too_deep} exceed the {profile.backbone.name} backbone "
+                        f"({n_layers} layers)")
+    small = [s for s in spec.input_size if s < min_input_size(profile.backbone.name)]
+    if small:
+        raise UserError(f"space.{section}.input_size {small} is below the {profile.backbone.name} minimum")
+
+
+def checkpoint_root(study_run_id: str) -> Path:
+    """Where a study keeps the checkpoints of trials it may resume, until it finishes."""
+    return Path(os.environ.get("HPO_CHECKPOINT_DIR") or CHECKPOINT_DIR) / study_run_id
+
+
+def remove_checkpoints(study_run_id: str) -> None:
+    shutil.rmtree(checkpoint_root(study_run_id), ignore_errors=True)
+
+
+def search(method: Method, budget: int, profile, seed: int, dataset: str, tags: dict[str, str], label: str,
+           checkpoints: Path | None = None, subset: str | None = None, weighted: bool = False) -> SearchResult:
+    """Run `method` under `budget` epochs; each trial a run nested under the active run, tagged
+    with `tags`; jobs the store already holds are read back, not trained."""
+    spec = partial(TrialSpec, profile=profile, seed=seed, dataset=dataset, subset=subset, weighted=weighted)
+    trials = MethodTrials(tracking.active_run_id(), method.name, {**tags, "dataset": dataset}, spec, seed, checkpoints)
+    return run_search(method, Budget(budget), InProcessDriver(trials.launch), label)
