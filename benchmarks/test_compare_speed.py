@@ -10,6 +10,7 @@ import os
 import pytest
 
 from hpo.data.prepared import prepared_dir
+from hpo.executor import worker
 from hpo.profiles import load_profile
 from hpo.studies.compare import run_compare
 
@@ -23,6 +24,7 @@ WALL: dict[bool, float] = {}
 def test_compare_quarter_budget(benchmark, tmp_path, monkeypatch, cached):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     profile = PROFILE.model_copy(update={"cache": PROFILE.cache.model_copy(update={"enabled": cached})})
+    worker.forget()  # each setting starts cold, as its own process would
     results = benchmark.pedantic(lambda: run_compare(profile, 0, ["fashion"], None, budget=100), rounds=1,
                                  iterations=1)
     wall = sum(r.wall_seconds for r in results)

@@ -199,6 +199,8 @@ def study_run(stage: str, run_name: str, tags: dict[str, str], key: str, restart
         mlflow.set_experiment(experiment_id=earlier.info.experiment_id)
         run = mlflow.start_run(run_id=earlier.info.run_id)
         _clear_error(MlflowClient(), earlier.info.run_id)
+        print(f"continuing the {stage} study run {earlier.info.run_id} ({earlier.info.status}): the jobs it "
+              f"recorded are read back, the rest trained (--restart trains everything)", flush=True)
     with _finishing(run):
         resumptions = int(earlier.data.tags.get("resumptions", "0")) + 1 if earlier else 0
         mlflow.set_tags({**tags, STUDY_KEY: key, "resumptions": str(resumptions)})

@@ -48,6 +48,14 @@ _BACKBONES: dict = {}  # (prepared profile, seed, file) -> backbone factory; the
 _CACHES: dict = {}  # cache settings -> FeatureCache
 
 
+def forget() -> None:
+    """Drop what this process keeps between jobs (data, backbones and their model pools, feature
+    caches), as a new worker process starts: for measurements that compare cold starts."""
+    _DATA.clear()
+    _BACKBONES.clear()
+    _CACHES.clear()
+
+
 def backbone(profile, seed: int):
     """This process's backbone factory for a profile's prepared backbone (one per process, so
     every job shares its model pool)."""

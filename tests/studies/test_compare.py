@@ -128,3 +128,43 @@ def test_sigterm_ends_the_study_and_its_open_runs_killed(smoke_prepared, client)
 def _compare_runs(client):
     experiment = client.get_experiment_by_name("compare")
     return client.search_runs([experiment.experiment_id], max_results=5000) if experiment else []
+
+
+@pytest.mark.slow
+def test_a_rerun_continues_the_study_and_restart_begins_a_new_one(smoke_prepared, client):
+    """A finished study run again is reopened and every job is read back (also under `mlflow
+    run`, whose own run is then left empty and points at the study); --restart trains anew."""
+    first = run_compare(SMOKE, 0, ["digits"], ["grid", "asha"], budget=8, restart=True)
+    [study] = _studies(client, "digits", "grid,asha", "8")
+    trials_before = {t.info.run_id for m in _children(client, study.info.run_id)
+                     for t in _children(client, m.info.run_id)}
+
+    entry = client.create_run(study.info.experiment_id, run_name="as mlflow run makes it")
+    os.environ["MLFLOW_RUN_ID"] = entry.info.run_id
+    try:
+        again = run_compare(SMOKE, 0, ["digits"], ["grid", "asha"], budget=8)
+    finally:
+        os.environ.pop("MLFLOW_RUN_ID", None)
+    assert [(r.best_val, r.best_test, r.budget_used, r.n_trials) for r in again] == [
+        (r.best_val, r.best_test, r.budget_used, r.n_trials) for r in first]
+    [same] = _studies(client, "digits", "grid,asha", "8")
+    assert same.info.run_id == study.info.run_id and same.data.tags["resumptions"] == "1"
+    assert client.get_run(entry.info.run_id).data.tags["continues_study"] == study.info.run_id
+    methods = _children(client, study.info.run_id)
+    assert len(methods) == 2 and all(m.data.metrics["n_recorded_jobs"] == _jobs(client, m) for m in methods)
+    assert {t.info.run_id for m in methods for t in _children(client, m.info.run_id)} == trials_before
+
+    run_compare(SMOKE, 0, ["digits"], ["grid", "asha"], budget=8, restart=True)
+    assert len(_studies(client, "digits", "grid,asha", "8")) == 2
+
+
+def _studies(client, datasets, methods, budget):
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    return client.search_runs(experiments, f"tags.stage = 'compare' and tags.datasets = '{datasets}' and "
+                                           f"tags.methods = '{methods}' and tags.budget_epochs = '{budget}'")
+
+
+def _jobs(client, method_run):
+    """The jobs a method ran: each logs its last epoch as `epochs` when it ends."""
+    trials = _children(client, method_run.info.run_id)
+    return sum(len(client.get_metric_history(t.info.run_id, "epochs")) for t in trials)

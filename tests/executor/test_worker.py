@@ -1,0 +1,45 @@
+"""The worker: a job from plain data, logged by run id, checkpoints written whole."""
+
+import pickle
+
+import pytest
+
+from hpo import tracking
+from hpo.executor.worker import TrialSpec, train_job
+
+CONFIG = {"learning_rate": 0.003, "dropout": 0.1, "optimizer": "adam", "fine_tuned_layers": 9, "input_size": 32,
+          "batch_size": 32}
+
+
+@pytest.mark.slow
+def test_a_promoted_trial_resumes_from_its_checkpoint_and_logs_by_run_id(smoke_prepared, client, tmp_path):
+    profile, _ = smoke_prepared
+    parent = client.create_run(client.create_experiment("worker-test"))
+    run_id = tracking.start_trial_run(parent.info.experiment_id, parent.info.run_id, "asha trial 0",
+                                      {"trial": "0", "method": "asha", "status": "RUNNING"}, CONFIG)
+
+    def spec(start, stop):
+        return TrialSpec(profile=profile, seed=0, dataset="digits", config=CONFIG, start=start, stop=stop,
+                         train_seed=7, run_id=run_id, tracking_uri=tracking.tracking_uri(),
+                         checkpoints=str(tmp_path / "trial-0"))
+
+    assert pickle.loads(pickle.dumps(spec(0, 1))) == spec(0, 1)  # it may cross a process boundary
+    first = train_job(spec(0, 1))
+    assert first.error is None and first.epochs_trained == 1
+    assert sorted(p.name for p in (tmp_path / "trial-0").iterdir()) == ["epoch-1"]
+    assert client.get_run(run_id).info.status == "FINISHED"
+
+    tracking.reopen_trial_run(tracking.TrialRun(run_id, {}, {}), {"rung": "1", "status": "RUNNING"})
+    second = train_job(spec(1, 3))
+    assert second.error is None and second.epochs_trained == 2
+    assert sorted(p.name for p in (tmp_path / "trial-0").iterdir()) == ["epoch-3"]  # the job is recorded: 1 goes
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["status"] == "FINISHED"
+    assert [m.step for m in client.get_metric_history(run_id, "val_accuracy")] == [1, 2, 3]
+    assert [(m.step, m.value) for m in client.get_metric_history(run_id, "epochs")] == [(1, 1), (3, 3)]
+    recorded = tracking.trial_runs(parent.info.experiment_id, parent.info.run_id, "asha")[0]
+    assert recorded.recorded_job(1, 3).score == second.score and recorded.recorded_job(0, 1).score == first.score
+
+    lost = train_job(spec(1, 2))  # its checkpoint is gone: the trial fails with a clear reason
+    assert lost.error.startswith("FileNotFoundError: checkpoint") and "--restart" in lost.error
+    assert client.get_run(run_id).info.status == "FAILED"
