@@ -145,6 +145,7 @@ def test_a_rerun_continues_the_study_and_restart_begins_a_new_one(smoke_prepared
         again = run_compare(SMOKE, 0, ["digits"], ["grid", "asha"], budget=8)
     finally:
         os.environ.pop("MLFLOW_RUN_ID", None)
+        client.set_terminated(entry.info.run_id)  # as `mlflow run` does when its command exits
     assert [(r.best_val, r.best_test, r.budget_used, r.n_trials) for r in again] == [
         (r.best_val, r.best_test, r.budget_used, r.n_trials) for r in first]
     [same] = _studies(client, "digits", "grid,asha", "8")
