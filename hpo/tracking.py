@@ -104,12 +104,15 @@ def stage_run(stage: str, run_name: str, tags: dict[str, str]):
     """The run of one stage invocation. Under `mlflow run` it is the run MLflow created
     (MLFLOW_RUN_ID); otherwise a new run in the experiment named after the stage."""
     configure()
-    if not os.environ.get("MLFLOW_RUN_ID"):
-        mlflow.set_experiment(stage)
-    run = mlflow.start_run(run_name=run_name)
-    with _finishing(run):
+    with _finishing(_new_stage_run(stage, run_name)) as run:
         mlflow.set_tags(tags)
         yield run
+
+
+def _new_stage_run(stage: str, run_name: str):
+    if not os.environ.get("MLFLOW_RUN_ID"):
+        mlflow.set_experiment(stage)
+    return mlflow.start_run(run_name=run_name)
 
 
 @contextmanager
@@ -187,11 +190,9 @@ def study_run(stage: str, run_name: str, tags: dict[str, str], key: str, restart
     the run MLflow made for this invocation is then tagged `continues_study` and left empty."""
     configure()
     end_abandoned_runs(key)
-    earlier = None if restart else next(iter(_runs_of_study(key, " and tags.stage = '" + stage + "'")), None)
+    earlier = None if restart else next(iter(_runs_of_study(key, f" and tags.stage = '{stage}'")), None)
     if earlier is None:
-        if not os.environ.get("MLFLOW_RUN_ID"):
-            mlflow.set_experiment(stage)
-        run = mlflow.start_run(run_name=run_name)
+        run = _new_stage_run(stage, run_name)
     else:
         entry_point_run = os.environ.pop("MLFLOW_RUN_ID", None)
         if entry_point_run:
