@@ -18,18 +18,13 @@ class SimulatedDriver:
         self.clock = 0.0
         self._running: list[tuple[float, int, Job]] = []  # (end time, submission order, job)
         self._order = itertools.count()
-        self.busy = 0.0  # simulated worker-seconds spent training
-        self.history: list[tuple[float, Job]] = []  # (end time, job), in the order results came back
 
     def submit(self, job: Job) -> None:
         if len(self._running) >= self.slots:
             raise RuntimeError(f"{self.slots} jobs already in flight")
-        took = self.duration(job)
-        self.busy += took
-        heapq.heappush(self._running, (self.clock + took, next(self._order), job))
+        heapq.heappush(self._running, (self.clock + self.duration(job), next(self._order), job))
 
     def results(self) -> list[tuple[Job, Outcome]]:
         end, _, job = heapq.heappop(self._running)
         self.clock = end
-        self.history.append((end, job))
         return [(job, self.outcome(job))]
