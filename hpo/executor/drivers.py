@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Callable
 
+from hpo import timing
 from hpo.executor.worker import TrialSpec, train_job
 from hpo.jobs import Job, Outcome
 
@@ -26,5 +27,6 @@ class InProcessDriver:
 
     def results(self) -> list[tuple[Job, Outcome]]:
         job = self._queue.popleft()
-        launched = self.launch(job)
+        with timing.phase("tracking"):  # creating or reopening the trial's run, or reading it back
+            launched = self.launch(job)
         return [(job, launched if isinstance(launched, Outcome) else self.work(launched))]

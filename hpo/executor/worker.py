@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from hpo import tracking
+from hpo import timing, tracking
 from hpo.data.prepared import BACKBONE_FILE, load_prepared, load_subset, prepared_dir
 from hpo.data.subsets import with_class_weights
 from hpo.jobs import Outcome
@@ -103,11 +103,13 @@ def train_job(spec: TrialSpec) -> Outcome:
     trained = []
 
     def report(m) -> None:
-        tracking.log_epoch_to(client, spec.run_id, m.metrics(), m.epoch)
+        with timing.phase("tracking"):
+            tracking.log_epoch_to(client, spec.run_id, m.metrics(), m.epoch)
         trained.append(m)
 
     try:
-        data = _data(spec)
+        with timing.phase("data"):
+            data = _data(spec)
         resume = None
         if spec.start > 0:
             resume = spec.checkpoint(spec.start)
@@ -119,7 +121,8 @@ def train_job(spec: TrialSpec) -> Outcome:
                            min_input_size=min_input_size(spec.profile.backbone.name), on_epoch=report,
                            seed=spec.train_seed, feature_cache=_feature_cache(spec.profile), checkpoint_to=partial)
         if partial is not None:
-            _publish(partial, spec.checkpoint(spec.stop))
+            with timing.phase("checkpoint write"):
+                _publish(partial, spec.checkpoint(spec.stop))
         outcome = Outcome(result.val_accuracy, result.test_accuracy, len(trained), sum(m.seconds for m in trained))
     except KeyboardInterrupt:
         tracking.end_trial_run(client, spec.run_id, "KILLED", error="interrupted")
@@ -129,8 +132,10 @@ def train_job(spec: TrialSpec) -> Outcome:
                           error=f"{type(e).__name__}: {e}")
         tracking.end_trial_run(client, spec.run_id, "FAILED", error=outcome.error)
         return outcome
-    tracking.end_trial_run(client, spec.run_id, "FINISHED", {"test_accuracy": outcome.test_accuracy,
-                                                             "epochs": spec.stop}, step=spec.stop)
+    with timing.phase("tracking"):
+        tracking.end_trial_run(client, spec.run_id, "FINISHED", {"test_accuracy": outcome.test_accuracy,
+                                                                 "epochs": spec.stop}, step=spec.stop)
     if spec.start > 0:  # recorded now: a rerun reads this job back, so its start is not needed
-        shutil.rmtree(spec.checkpoint(spec.start), ignore_errors=True)
+        with timing.phase("checkpoint write"):
+            shutil.rmtree(spec.checkpoint(spec.start), ignore_errors=True)
     return outcome

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
+from hpo import timing
 from hpo.budget import Budget
 from hpo.search.base import DONE, WAIT, Job, Method, Outcome
 
@@ -89,7 +90,8 @@ def run_search(method: Method, budget: Budget, driver: Driver, label: str = "",
     done = False
     while True:
         while not done and len(in_flight) < driver.slots:
-            job = method.next_job(budget.remaining)
+            with timing.phase("suggest"):
+                job = method.next_job(budget.remaining)
             if job is DONE:
                 done = True
             if job in (WAIT, DONE):
@@ -105,7 +107,8 @@ def run_search(method: Method, budget: Budget, driver: Driver, label: str = "",
         for job, outcome in driver.results():
             del in_flight[job.trial]
             budget.refund(job.trial, job.epochs - outcome.epochs_trained)
-            method.tell(job, outcome.score)
+            with timing.phase("suggest"):
+                method.tell(job, outcome.score)
             result.jobs.append((job, outcome))
             if progress:
                 progress(_line(label, job, outcome, budget, result, time.perf_counter() - submitted_at.pop(job.trial)))

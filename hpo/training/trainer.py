@@ -15,6 +15,7 @@ from typing import Callable
 import keras
 import numpy as np
 
+from hpo import timing
 from hpo.data.base import SplitData
 from hpo.data.images import to_network_input
 from hpo.errors import TrainingDiverged, UserError
@@ -67,12 +68,23 @@ class TrialResult:
 
 
 class _EpochReporter(keras.callbacks.Callback):
-    def __init__(self, result: TrialResult, on_epoch: Callable[[EpochMetrics], None] | None):
+    def __init__(self, result: TrialResult, on_epoch: Callable[[EpochMetrics], None] | None, new_model: bool):
         super().__init__()
         self.result, self.on_epoch, self.started = result, on_epoch, time.perf_counter()
+        self.validating = self.started
+        # The first epoch of a model just built also traces its training step
+        self.first_phase = "first epoch of a new model" if new_model else "train epochs"
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
+
+    def on_test_begin(self, logs=None):
+        self.validating = time.perf_counter()
+        timing.add(self.first_phase, self.validating - self.started)
+        self.first_phase = "train epochs"
+
+    def on_test_end(self, logs=None):
+        timing.add("validation", time.perf_counter() - self.validating)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -140,16 +152,18 @@ def _compiled(config: TrialConfig, data: SplitData, backbone_factory: Callable[[
     key = (config.fine_tuned_layers, config.optimizer, config.input_size, data.n_classes)
     entry = models.get(key)
     if entry is None:
-        backbone = backbone_factory()
-        set_fine_tuned_layers(backbone, config.fine_tuned_layers)
-        model = build_classifier(backbone, data.n_classes, config.dropout, config.input_size, seed=seed)
-        entry = models[key] = _Compiled(model, backbone.get_weights())
+        with timing.phase("model build"):
+            backbone = backbone_factory()
+            set_fine_tuned_layers(backbone, config.fine_tuned_layers)
+            model = build_classifier(backbone, data.n_classes, config.dropout, config.input_size, seed=seed)
+            entry = models[key] = _Compiled(model, backbone.get_weights())
         while len(models) > 1 and (len(models) > POOL_MAX or sum(e.nbytes for e in models.values()) > POOL_BYTES):
             models.popitem(last=False)
     else:
-        models.move_to_end(key)
-        _backbone_of(entry.model).set_weights(entry.initial)
-        reset_head(entry.model, config.dropout, seed)
+        with timing.phase("model reset"):
+            models.move_to_end(key)
+            _backbone_of(entry.model).set_weights(entry.initial)
+            reset_head(entry.model, config.dropout, seed)
     return entry
 
 
@@ -219,38 +233,47 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
     model, backbone = entry.model, _backbone_of(entry.model)
     start, optimizer_state = 0, None
     if resume_from is not None:
-        start, optimizer_state = _read_checkpoint(config, resume_from)
-        model.load_weights(Path(resume_from) / CHECKPOINT_MODEL)
+        with timing.phase("checkpoint read"):
+            start, optimizer_state = _read_checkpoint(config, resume_from)
+            model.load_weights(Path(resume_from) / CHECKPOINT_MODEL)
         keras.utils.set_random_seed(seed + start)  # a new data order for the new epochs
     result = TrialResult(config, epochs_done=start)
     trained, inputs = model, None
     if feature_cache is not None and config.fine_tuned_layers < len(backbone.layers):
         entry.cut = entry.cut or split(backbone, config.fine_tuned_layers)
         sets = (data.x_train, data.x_val) + ((data.x_test,) if evaluate_test else ())
-        weights = feature_cache.weights_key(entry.cut.prefix)
-        parts = [feature_cache.features(entry.cut.prefix, images, config.input_size, entry.cut.cut, weights)
-                 for images in sets]
+        with timing.phase("frozen features"):
+            weights = feature_cache.weights_key(entry.cut.prefix)
+            parts = [feature_cache.features(entry.cut.prefix, images, config.input_size, entry.cut.cut, weights)
+                     for images in sets]
         if all(p is not None for p in parts):
             shapes = tuple(f.shape[1:] for f in parts[0])
             if shapes not in entry.tails:
-                entry.tails[shapes] = _tail_classifier(model, entry.cut, parts[0])
+                with timing.phase("model build"):
+                    entry.tails[shapes] = _tail_classifier(model, entry.cut, parts[0])
             trained, inputs = entry.tails[shapes], parts + ([] if evaluate_test else [None])
     if inputs is None:
-        inputs = [to_network_input(x, config.input_size) for x in (data.x_train, data.x_val)]
-        inputs.append(to_network_input(data.x_test, config.input_size) if evaluate_test else None)
+        with timing.phase("input resize"):
+            inputs = [to_network_input(x, config.input_size) for x in (data.x_train, data.x_val)]
+            inputs.append(to_network_input(data.x_test, config.input_size) if evaluate_test else None)
     x_train, x_val, x_test = inputs
     first = keras.tree.map_structure(lambda a: a[:1], x_train)  # one example builds the metrics symbolically
-    _ready(trained, config, optimizer_state, sample=(first, data.y_train[:1]))
+    new_model = getattr(trained, "train_function", None) is None  # its training step is yet to be traced
+    with timing.phase("compile"):
+        _ready(trained, config, optimizer_state, sample=(first, data.y_train[:1]))
     class_weight = getattr(data, "class_weight", None)
     if epochs:
-        trained.fit(x_train, data.y_train, batch_size=config.batch_size, epochs=start + epochs,
-                    initial_epoch=start, validation_data=(x_val, data.y_val), validation_batch_size=EVAL_BATCH,
-                    shuffle=True, verbose=0,
-                    class_weight=dict(enumerate(class_weight)) if class_weight else None,
-                    callbacks=[_EpochReporter(result, on_epoch)])
+        with timing.phase("fit set-up"):
+            trained.fit(x_train, data.y_train, batch_size=config.batch_size, epochs=start + epochs,
+                        initial_epoch=start, validation_data=(x_val, data.y_val), validation_batch_size=EVAL_BATCH,
+                        shuffle=True, verbose=0,
+                        class_weight=dict(enumerate(class_weight)) if class_weight else None,
+                        callbacks=[_EpochReporter(result, on_epoch, new_model)])
     if evaluate_test:
-        result.test_accuracy = float(trained.evaluate(x_test, data.y_test, batch_size=EVAL_BATCH, verbose=0,
-                                                      return_dict=True)["accuracy"])
+        with timing.phase("test evaluation"):
+            result.test_accuracy = float(trained.evaluate(x_test, data.y_test, batch_size=EVAL_BATCH, verbose=0,
+                                                          return_dict=True)["accuracy"])
     if checkpoint_to is not None:
-        result.checkpoint = save_checkpoint(model, trained, result, checkpoint_to)
+        with timing.phase("checkpoint write"):
+            result.checkpoint = save_checkpoint(model, trained, result, checkpoint_to)
     return result
