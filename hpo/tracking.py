@@ -320,29 +320,32 @@ def end_trial_run(client: MlflowClient, run_id: str, status: str, metrics: dict[
 @dataclass
 class TrialRun:
     """A trial run as the driver needs it to continue a study: which of its jobs are recorded.
-    `val` and `test` (epoch -> value) are read from the store once, when first needed; a run
-    this process created starts with them empty."""
+    `val` and `test` (epoch -> value) and `ended` (the epochs where a job finished) are read from
+    the store once, when first needed; a run this process created starts with them empty."""
     run_id: str
     params: dict[str, str]
     tags: dict[str, str]
     val: dict[int, float] | None = None
     test: dict[int, float] | None = None
+    ended: set[int] | None = None
 
     def same_config(self, config: dict) -> bool:
         return set(self.params) == {str(k) for k in config} and all(
             _same_value(self.params[str(k)], str(v)) for k, v in config.items())
 
     def recorded_job(self, start: int, stop: int) -> Outcome | None:
-        """The outcome of its job start -> stop if the store holds it: the job finished (its
-        test accuracy was logged at step `stop`) or diverged on the way; None otherwise. (Read
-        once: jobs this process trains later come after the first job the store lacked.)"""
+        """The outcome of its job start -> stop if the store holds it: the job finished (`epochs`
+        was logged at step `stop`; its test accuracy too where it was scored) or diverged on the
+        way; None otherwise. (Read once: jobs this process trains later come after the first job
+        the store lacked.)"""
         if self.val is None:
             client = MlflowClient()
             self.val = {m.step: m.value for m in sorted(client.get_metric_history(self.run_id, "val_accuracy"),
                                                         key=lambda m: m.timestamp)}  # the last value per epoch
             self.test = {m.step: m.value for m in client.get_metric_history(self.run_id, "test_accuracy")}
-        if stop in self.test and stop in self.val:
-            return Outcome(self.val[stop], self.test[stop], stop - start, recorded=True)
+            self.ended = {m.step for m in client.get_metric_history(self.run_id, "epochs")}
+        if stop in self.ended and stop in self.val:
+            return Outcome(self.val[stop], self.test.get(stop, math.nan), stop - start, recorded=True)
         error = self.tags.get("error", "")
         last = max(self.val, default=0)
         if self.tags.get("status") == "FAILED" and error.startswith("TrainingDiverged") and start < last <= stop:

@@ -13,16 +13,18 @@ def _trial(client, experiment_id, metrics, tags):
     return tracking.TrialRun(run.info.run_id, {"learning_rate": "0.001"}, {"trial": "0", **tags})
 
 
-def test_a_job_is_recorded_once_its_test_accuracy_is_logged_at_its_last_epoch(client):
+def test_a_job_is_recorded_once_epochs_is_logged_at_its_last_epoch(client):
     experiment = client.create_experiment("tracking-recorded-jobs")
-    # epochs 1..2 of a promoted trial; epoch 2 was logged twice (a job cut short, then trained again)
+    # epochs 1..3 of a promoted trial: epoch 2 was logged twice (a job cut short, then trained
+    # again) and its test set was not scored; epoch 3 was logged but its job never ended
     run = _trial(client, experiment, [("val_accuracy", 1, 0.5), ("test_accuracy", 1, 0.4), ("epochs", 1, 1),
-                                      ("val_accuracy", 2, 0.1), ("val_accuracy", 2, 0.6), ("test_accuracy", 2, 0.55)],
+                                      ("val_accuracy", 2, 0.1), ("val_accuracy", 2, 0.6), ("epochs", 2, 2),
+                                      ("val_accuracy", 3, 0.7)],
                  {"status": "FINISHED"})
     first, second = run.recorded_job(0, 1), run.recorded_job(1, 2)
     assert (first.score, first.test_accuracy, first.epochs_trained, first.recorded) == (0.5, 0.4, 1, True)
-    assert (second.score, second.test_accuracy, second.epochs_trained) == (0.6, 0.55, 1)  # the last value logged
-    assert run.recorded_job(2, 4) is None  # never finished: trained again
+    assert second.score == 0.6 and math.isnan(second.test_accuracy) and second.epochs_trained == 1  # the last value
+    assert run.recorded_job(2, 3) is None  # never finished: trained again
 
 
 def test_a_diverged_job_is_recorded_a_cut_short_one_is_not(client):

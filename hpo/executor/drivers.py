@@ -17,16 +17,17 @@ from hpo.jobs import Job, Outcome
 class InProcessDriver:
     slots = 1
 
-    def __init__(self, launch: Callable[[Job], Outcome | TrialSpec], work: Callable[[TrialSpec], Outcome] = train_job):
+    def __init__(self, launch: Callable[[Job, float], Outcome | TrialSpec],
+                 work: Callable[[TrialSpec], Outcome] = train_job):
         """`launch` turns a job into a recorded Outcome or a spec to train (MethodTrials.launch)."""
         self.launch, self.work = launch, work
-        self._queue: deque[Job] = deque()
+        self._queue: deque[tuple[Job, float]] = deque()
 
-    def submit(self, job: Job) -> None:
-        self._queue.append(job)
+    def submit(self, job: Job, test_above: float) -> None:
+        self._queue.append((job, test_above))
 
     def results(self) -> list[tuple[Job, Outcome]]:
-        job = self._queue.popleft()
+        job, test_above = self._queue.popleft()
         with timing.phase("tracking"):  # creating or reopening the trial's run, or reading it back
-            launched = self.launch(job)
+            launched = self.launch(job, test_above)
         return [(job, launched if isinstance(launched, Outcome) else self.work(launched))]

@@ -19,7 +19,7 @@ class SimulatedDriver:
         self._running: list[tuple[float, int, Job]] = []  # (end time, submission order, job)
         self._order = itertools.count()
 
-    def submit(self, job: Job) -> None:
+    def submit(self, job: Job, test_above: float = -float("inf")) -> None:
         if len(self._running) >= self.slots:
             raise RuntimeError(f"{self.slots} jobs already in flight")
         heapq.heappush(self._running, (self.clock + self.duration(job), next(self._order), job))

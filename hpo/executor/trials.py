@@ -6,6 +6,7 @@ after creating the trial's run (a new trial) or reopening it (a promotion, or a 
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from pathlib import Path
 
@@ -17,16 +18,19 @@ from hpo.jobs import Job, Outcome
 
 class MethodTrials:
     def __init__(self, parent_run_id: str, method: str, tags: dict[str, str], spec: partial,
-                 seed: int, checkpoints: Path | None = None, name: str | None = None):
+                 seed: int, checkpoints: Path | None = None, name: str | None = None, score_test: bool = True):
         """`tags` go on every trial run besides `method` and `trial`; `spec` is TrialSpec with the
         data fields bound; trial t trains with seed + t; `checkpoints`: where resumable trials
-        keep theirs (None: trials are never resumed); runs are named "`name` trial t"."""
+        keep theirs (None: trials are never resumed); runs are named "`name` trial t";
+        `score_test`: False where no test accuracy is ever reported (Study I)."""
         self.parent, self.method, self.tags, self.spec = parent_run_id, method, tags, spec
         self.seed, self.checkpoints, self.name = seed, checkpoints, name or method
+        self.score_test = score_test
         self.experiment_id = tracking.client().get_run(parent_run_id).info.experiment_id
         self.runs = tracking.trial_runs(self.experiment_id, parent_run_id, method)
 
-    def launch(self, job: Job) -> Outcome | TrialSpec:
+    def launch(self, job: Job, test_above: float = -math.inf) -> Outcome | TrialSpec:
+        """`test_above`: the worker scores the test set if the job's validation accuracy reaches it."""
         run = self.runs.get(job.trial)
         tags = {**self.tags, "method": self.method, "trial": str(job.trial), "status": "RUNNING"}
         if job.rung is not None:
@@ -34,7 +38,7 @@ class MethodTrials:
         if run is None:
             run_id = tracking.start_trial_run(self.experiment_id, self.parent, f"{self.name} trial {job.trial}", tags,
                                               job.config)
-            self.runs[job.trial] = tracking.TrialRun(run_id, {k: str(v) for k, v in job.config.items()}, tags, {}, {})
+            self.runs[job.trial] = tracking.TrialRun(run_id, {k: str(v) for k, v in job.config.items()}, tags, {}, {}, set())
         else:
             if not run.same_config(job.config):
                 raise UserError(f"trial {job.trial} of this study was recorded with another configuration "
@@ -46,4 +50,5 @@ class MethodTrials:
             run_id = run.run_id
         checkpoints = str(self.checkpoints / f"trial-{job.trial}") if self.checkpoints else None
         return self.spec(config=job.config, start=job.start, stop=job.stop, train_seed=self.seed + job.trial,
-                         run_id=run_id, tracking_uri=tracking.tracking_uri(), checkpoints=checkpoints)
+                         run_id=run_id, tracking_uri=tracking.tracking_uri(), checkpoints=checkpoints,
+                         test_above=test_above if self.score_test else math.inf)

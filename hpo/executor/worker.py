@@ -9,6 +9,7 @@ the backbone factory and with it the compiled-model pool, the frozen-feature cac
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -37,6 +38,9 @@ class TrialSpec:
     subset: str | None = None  # a Study III subset of `dataset` instead of its full split
     weighted: bool = False  # class weights in the loss (Study III)
     checkpoints: str | None = None  # the trial's checkpoint folder; None: the trial is never resumed
+    # Score the test set only if the job's validation accuracy reaches this: the best its method
+    # had been told when the job was handed out (a job below it can never be the one reported)
+    test_above: float = -math.inf
 
     def checkpoint(self, epoch: int) -> Path:
         return Path(self.checkpoints) / f"epoch-{epoch}"
@@ -97,15 +101,23 @@ def _publish(partial: Path, target: Path) -> None:
 
 def train_job(spec: TrialSpec) -> Outcome:
     """Train epochs spec.start -> spec.stop of one trial, logging each epoch to its run; end the
-    run FINISHED (test accuracy and `epochs` logged at step = stop) or FAILED with tag `error`.
+    run FINISHED (`epochs`, and the test accuracy where scored, logged at step = stop) or FAILED
+    with tag `error`.
     A failure of the trial is an Outcome with that error; an interrupt ends the run KILLED."""
     client = tracking.client(spec.tracking_uri)
     trained = []
 
     def report(m) -> None:
-        with timing.phase("tracking"):
-            tracking.log_epoch_to(client, spec.run_id, m.metrics(), m.epoch)
         trained.append(m)
+        if m.epoch < spec.stop:  # the last epoch is logged with the job's end, in the same call
+            with timing.phase("tracking"):
+                tracking.log_epoch_to(client, spec.run_id, m.metrics(), m.epoch)
+
+    def end(status: str, closing: dict | None = None, error: str | None = None) -> None:
+        held = trained[-1].metrics() if trained and trained[-1].epoch == spec.stop else {}
+        with timing.phase("tracking"):
+            tracking.end_trial_run(client, spec.run_id, status, {**held, **(closing or {})}, step=spec.stop,
+                                   error=error)
 
     try:
         with timing.phase("data"):
@@ -119,22 +131,23 @@ def train_job(spec: TrialSpec) -> Outcome:
         result = fine_tune(TrialConfig.from_dict(spec.config), data, spec.stop - spec.start, resume_from=resume,
                            backbone_factory=backbone(spec.profile, spec.seed),
                            min_input_size=min_input_size(spec.profile.backbone.name), on_epoch=report,
-                           seed=spec.train_seed, feature_cache=_feature_cache(spec.profile), checkpoint_to=partial)
+                           seed=spec.train_seed, feature_cache=_feature_cache(spec.profile), checkpoint_to=partial,
+                           test_above=spec.test_above)
         if partial is not None:
             with timing.phase("checkpoint write"):
                 _publish(partial, spec.checkpoint(spec.stop))
-        outcome = Outcome(result.val_accuracy, result.test_accuracy, len(trained), sum(m.seconds for m in trained))
+        test = math.nan if result.test_accuracy is None else result.test_accuracy
+        outcome = Outcome(result.val_accuracy, test, len(trained), sum(m.seconds for m in trained))
     except KeyboardInterrupt:
-        tracking.end_trial_run(client, spec.run_id, "KILLED", error="interrupted")
+        end("KILLED", error="interrupted")
         raise
     except Exception as e:  # noqa: BLE001  (any failure of one trial is recorded; the study goes on)
-        outcome = Outcome(float("nan"), float("nan"), len(trained), sum(m.seconds for m in trained),
+        outcome = Outcome(math.nan, math.nan, len(trained), sum(m.seconds for m in trained),
                           error=f"{type(e).__name__}: {e}")
-        tracking.end_trial_run(client, spec.run_id, "FAILED", error=outcome.error)
+        end("FAILED", error=outcome.error)
         return outcome
-    with timing.phase("tracking"):
-        tracking.end_trial_run(client, spec.run_id, "FINISHED", {"test_accuracy": outcome.test_accuracy,
-                                                                 "epochs": spec.stop}, step=spec.stop)
+    # `epochs` at step = stop marks the job finished; a test accuracy only where it was scored
+    end("FINISHED", {"epochs": spec.stop} | ({} if math.isnan(test) else {"test_accuracy": test}))
     if spec.start > 0:  # recorded now: a rerun reads this job back, so its start is not needed
         with timing.phase("checkpoint write"):
             shutil.rmtree(spec.checkpoint(spec.start), ignore_errors=True)

@@ -5,6 +5,10 @@ A driver runs jobs somewhere (this process, a cluster, a recorded table) and nev
 anything: `slots` jobs may be in flight at once, `submit` hands one over, `results` blocks until
 at least one submitted job has ended and returns the ended ones. The method is asked again
 whenever a slot is free, and after every result while it answered WAIT.
+
+A job's test accuracy is reported only if the job is its method's best (SearchResult.best), so
+`submit` also passes the best validation accuracy told so far: a job that ends below it need
+not score the test set (a job that ends equal to it may, if results come back in another order).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from hpo.search.base import DONE, WAIT, Job, Method, Outcome
 class Driver(Protocol):
     slots: int
 
-    def submit(self, job: Job) -> None: ...
+    def submit(self, job: Job, test_above: float) -> None: ...
 
     def results(self) -> list[tuple[Job, Outcome]]: ...
 
@@ -99,7 +103,8 @@ def run_search(method: Method, budget: Budget, driver: Driver, label: str = "",
             budget.charge(job.trial, job.epochs)
             in_flight[job.trial] = job
             submitted_at[job.trial] = time.perf_counter()
-            driver.submit(job)
+            best = result.best_val
+            driver.submit(job, -math.inf if math.isnan(best) else best)
         if not in_flight:
             if done:
                 break

@@ -36,7 +36,6 @@ TOP_PAIRS = 2  # Table 5 lists the two most important pairs
 class Training:
     config: dict
     val_accuracy: float  # NaN when the training failed
-    test_accuracy: float
     reused: bool
 
 
@@ -51,8 +50,9 @@ def _train_dataset(profile, seed: int, dataset: str, configs: list[dict], tags: 
     draws were made up front), so a rerun reads back every training the store holds."""
     epochs = profile.importance.epochs
     method = Fifo("random", GridSearcher(configs), len(configs), epochs)
-    found = search(method, len(configs) * epochs, profile, seed, dataset, tags, f"{dataset} importance")
-    return [Training(job.config, outcome.score, outcome.test_accuracy, reused=outcome.recorded)
+    found = search(method, len(configs) * epochs, profile, seed, dataset, tags, f"{dataset} importance",
+                   score_test=False)  # Study I analyses validation accuracy alone
+    return [Training(job.config, outcome.score, reused=outcome.recorded)
             for job, outcome in sorted(found.jobs, key=lambda pair: pair[0].trial)]
 
 

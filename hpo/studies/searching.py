@@ -69,9 +69,12 @@ def remove_checkpoints(study_run_id: str) -> None:
 
 
 def search(method: Method, budget: int, profile, seed: int, dataset: str, tags: dict[str, str], label: str,
-           checkpoints: Path | None = None, subset: str | None = None, weighted: bool = False) -> SearchResult:
+           checkpoints: Path | None = None, subset: str | None = None, weighted: bool = False,
+           score_test: bool = True) -> SearchResult:
     """Run `method` under `budget` epochs; each trial a run nested under the active run, tagged
-    with `tags`; jobs the store already holds are read back, not trained."""
+    with `tags`; jobs the store already holds are read back, not trained. The test set is scored
+    where the best job's test accuracy may be needed (never, without `score_test`)."""
     spec = partial(TrialSpec, profile=profile, seed=seed, dataset=dataset, subset=subset, weighted=weighted)
-    trials = MethodTrials(tracking.active_run_id(), method.name, {**tags, "dataset": dataset}, spec, seed, checkpoints)
+    trials = MethodTrials(tracking.active_run_id(), method.name, {**tags, "dataset": dataset}, spec, seed, checkpoints,
+                          score_test=score_test)
     return run_search(method, Budget(budget), InProcessDriver(trials.launch), label)

@@ -1,5 +1,7 @@
 """Class weights reach the training loss on both training paths and survive a resume (slow: it trains)."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -53,11 +55,11 @@ def test_weighted_training_agrees_on_both_paths_and_resumes(factory, tmp_path):
     finals = []
     for cache in (None, FeatureCache()):
         first = fine_tune(CONFIG, data, 1, backbone_factory=factory, seed=4, feature_cache=cache,
-                          checkpoint_to=tmp_path / str(cache), evaluate_test=False)
+                          checkpoint_to=tmp_path / str(cache), test_above=math.inf)
         resumed = fine_tune(CONFIG, data, 1, resume_from=tmp_path / str(cache), backbone_factory=factory, seed=4,
                             feature_cache=cache)
         assert [m.epoch for m in resumed.history] == [2]
         finals.append((first.history[0].train_loss, resumed.history[0].train_loss))
     assert finals[0] == pytest.approx(finals[1], abs=1e-4)
-    unweighted = fine_tune(CONFIG, _data(), 1, backbone_factory=factory, seed=4, evaluate_test=False)
+    unweighted = fine_tune(CONFIG, _data(), 1, backbone_factory=factory, seed=4, test_above=math.inf)
     assert unweighted.history[0].train_loss != pytest.approx(finals[0][0], rel=1e-3)

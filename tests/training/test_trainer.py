@@ -1,5 +1,7 @@
 """Real fine-tuning on the smoke profile's prepared data (marked slow: it trains)."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -33,8 +35,8 @@ def test_reports_every_epoch_and_scores_the_test_set(setup):
 
 def test_same_seed_same_curve(setup):
     data, factory = setup
-    a = fine_tune(CONFIG, data, 1, backbone_factory=factory, seed=5, evaluate_test=False)
-    b = fine_tune(CONFIG, data, 1, backbone_factory=factory, seed=5, evaluate_test=False)
+    a = fine_tune(CONFIG, data, 1, backbone_factory=factory, seed=5, test_above=math.inf)
+    b = fine_tune(CONFIG, data, 1, backbone_factory=factory, seed=5, test_above=math.inf)
     assert a.history[0].train_loss == pytest.approx(b.history[0].train_loss, rel=1e-5)
     assert a.history[0].val_accuracy == b.history[0].val_accuracy
 
@@ -42,8 +44,8 @@ def test_same_seed_same_curve(setup):
 def test_checkpoint_and_resume_continue_the_count(setup, tmp_path):
     data, factory = setup
     first = fine_tune(CONFIG, data, 1, backbone_factory=factory, checkpoint_to=tmp_path / "ckpt",
-                      evaluate_test=False)
-    assert first.epochs_done == 1 and (tmp_path / "ckpt" / "model.weights.h5").is_file()
+                      test_above=math.inf)
+    assert first.epochs_done == 1 and (tmp_path / "ckpt" / "model.npz").is_file()
     resumed = fine_tune(CONFIG, data, 2, resume_from=tmp_path / "ckpt", backbone_factory=factory,
                         checkpoint_to=tmp_path / "ckpt")
     assert [m.epoch for m in resumed.history] == [2, 3] and resumed.epochs_done == 3
@@ -59,7 +61,7 @@ def test_diverging_loss_stops_the_trial(setup):
     exploding = TrialConfig(learning_rate=1e12, dropout=0.0, optimizer="sgd", fine_tuned_layers=42, input_size=32,
                             batch_size=32)
     with pytest.raises(TrainingDiverged, match="loss became"):
-        fine_tune(exploding, data, 3, backbone_factory=factory, evaluate_test=False)
+        fine_tune(exploding, data, 3, backbone_factory=factory, test_above=math.inf)
 
 
 def test_input_below_the_backbone_minimum(setup):
@@ -79,7 +81,7 @@ def test_resume_is_exact_with_and_without_the_feature_cache(setup, tmp_path):
     finals = []
     for cache in (None, FeatureCache()):
         fine_tune(config, data, 1, backbone_factory=factory, checkpoint_to=tmp_path / str(cache), seed=4,
-                  feature_cache=cache, evaluate_test=False)
+                  feature_cache=cache, test_above=math.inf)
         resumed = fine_tune(config, data, 2, resume_from=tmp_path / str(cache), backbone_factory=factory, seed=4,
                             feature_cache=cache)
         finals.append(resumed.history[-1].train_loss)
@@ -94,7 +96,7 @@ def test_a_reused_compiled_model_trains_like_a_new_one(setup):
     data, factory = setup
     other = TrialConfig(**{**CONFIG.as_dict(), "dropout": 0.05, "learning_rate": 0.01})
     shared = lambda: factory()  # noqa: E731  (one factory: its trials share the pool)
-    fine_tune(CONFIG, data, 1, backbone_factory=shared, seed=2, evaluate_test=False)
+    fine_tune(CONFIG, data, 1, backbone_factory=shared, seed=2, test_above=math.inf)
     reused = fine_tune(other, data, 2, backbone_factory=shared, seed=9)
     assert len(trainer._POOL[shared]) == 1  # the second trial found the first one's model
     fresh = fine_tune(other, data, 2, backbone_factory=lambda: factory(), seed=9)
@@ -107,12 +109,12 @@ def test_the_model_pool_is_bounded_by_memory_and_keeps_the_newest(setup, monkeyp
 
     data, factory = setup
     shared = lambda: factory()  # noqa: E731
-    fine_tune(CONFIG, data, 0, backbone_factory=shared, evaluate_test=False)
+    fine_tune(CONFIG, data, 0, backbone_factory=shared, test_above=math.inf)
     one_model = next(iter(trainer._POOL[shared].values())).nbytes
     monkeypatch.setattr(trainer, "POOL_BYTES", int(1.5 * one_model))
     sgd = TrialConfig(**{**CONFIG.as_dict(), "optimizer": "sgd"})
-    fine_tune(sgd, data, 0, backbone_factory=shared, evaluate_test=False)
+    fine_tune(sgd, data, 0, backbone_factory=shared, test_above=math.inf)
     assert list(trainer._POOL[shared]) == [(9, "sgd", 32, data.n_classes)]  # the adam model made room
     monkeypatch.setattr(trainer, "POOL_BYTES", 0)
-    fine_tune(CONFIG, data, 0, backbone_factory=shared, evaluate_test=False)
+    fine_tune(CONFIG, data, 0, backbone_factory=shared, test_above=math.inf)
     assert len(trainer._POOL[shared]) == 1  # however small the budget, the trial's own model stays
