@@ -121,7 +121,8 @@ def _slot(variable) -> str:
 class _Compiled:
     """A classifier built, split and compiled once, reused by every trial with the same
     architecture, fine-tuned depth, optimizer and input size (building and tracing the training
-    step costs seconds, more than a short trial trains)."""
+    step costs seconds, more than a short trial trains). Those that differ in the optimizer
+    alone share their layers: each is its own keras.Model over them, compiled with its own."""
 
     model: keras.Model  # the whole classifier
     initial: list  # the backbone's weights as the factory made them
@@ -153,18 +154,27 @@ def _compiled(config: TrialConfig, data: SplitData, backbone_factory: Callable[[
     key = (config.fine_tuned_layers, config.optimizer, config.input_size, data.n_classes)
     entry = models.get(key)
     if entry is None:
+        # A model of the same depth and input size for another optimizer lends its layers: one
+        # process trains one job at a time and every job starts from the initial weights.
+        sibling = next((e for (k, _, size, n), e in models.items() if (k, size, n) == (key[0], *key[2:])), None)
         with timing.phase("model build"):
-            backbone = backbone_factory()
-            set_fine_tuned_layers(backbone, config.fine_tuned_layers)
-            model = build_classifier(backbone, data.n_classes, config.dropout, config.input_size, seed=seed)
-            entry = models[key] = _Compiled(model, backbone.get_weights())
+            if sibling is None:
+                backbone = backbone_factory()
+                set_fine_tuned_layers(backbone, config.fine_tuned_layers)
+                model = build_classifier(backbone, data.n_classes, config.dropout, config.input_size, seed=seed)
+                entry = _Compiled(model, backbone.get_weights())
+            else:
+                model = keras.Model(sibling.model.inputs, sibling.model.outputs, name=sibling.model.name)
+                entry = _Compiled(model, sibling.initial, sibling.cut)
+        models[key] = entry
         while len(models) > 1 and (len(models) > POOL_MAX or sum(e.nbytes for e in models.values()) > POOL_BYTES):
             models.popitem(last=False)
-    else:
-        with timing.phase("model reset"):
-            models.move_to_end(key)
-            _backbone_of(entry.model).set_weights(entry.initial)
-            reset_head(entry.model, config.dropout, seed)
+        if sibling is None:
+            return entry
+    models.move_to_end(key)
+    with timing.phase("model reset"):
+        _backbone_of(entry.model).set_weights(entry.initial)
+        reset_head(entry.model, config.dropout, seed)
     return entry
 
 

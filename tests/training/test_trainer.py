@@ -104,6 +104,22 @@ def test_a_reused_compiled_model_trains_like_a_new_one(setup):
     assert reused.test_accuracy == pytest.approx(fresh.test_accuracy, abs=1e-6)
 
 
+def test_a_model_for_another_optimizer_shares_the_layers_and_trains_like_a_new_one(setup):
+    from hpo.training import trainer
+
+    data, factory = setup
+    rmsprop = TrialConfig(**{**CONFIG.as_dict(), "optimizer": "rmsprop", "learning_rate": 0.001})
+    shared = lambda: factory()  # noqa: E731
+    first = fine_tune(CONFIG, data, 1, backbone_factory=shared, seed=2, test_above=math.inf)
+    assert first.test_accuracy is None  # below the bar: the test set was not scored
+    sibling = fine_tune(rmsprop, data, 2, backbone_factory=shared, seed=9, test_above=0.0)
+    adam, other = trainer._POOL[shared].values()
+    assert trainer._backbone_of(adam.model) is trainer._backbone_of(other.model) and adam.model is not other.model
+    fresh = fine_tune(rmsprop, data, 2, backbone_factory=lambda: factory(), seed=9)
+    assert [m.train_loss for m in sibling.history] == pytest.approx([m.train_loss for m in fresh.history], rel=1e-5)
+    assert sibling.test_accuracy == pytest.approx(fresh.test_accuracy, abs=1e-6)
+
+
 def test_the_model_pool_is_bounded_by_memory_and_keeps_the_newest(setup, monkeypatch):
     from hpo.training import trainer
 
