@@ -65,6 +65,16 @@ def table(results: list[MethodResult]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _method_overheads(results: list[MethodResult]) -> str:
+    """Each method's share of its own searches spent outside Keras' training epochs."""
+    shares = []
+    for method in dict.fromkeys(r.method for r in results):
+        wall = sum(r.wall_seconds for r in results if r.method == method)
+        train = sum(r.train_seconds for r in results if r.method == method)
+        shares.append(f"{method} {1 - train / wall:.0%}" if wall > 0 else f"{method} -")
+    return ", ".join(shares)
+
+
 def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: list[str] | None = None,
                 budget: int | None = None, restart: bool = False) -> list[MethodResult]:
     """Study II. Run again with the same arguments, it continues the same study run: jobs the
@@ -105,7 +115,7 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
         tracking.log_metrics({"wall_seconds": wall, "overhead_fraction": overhead})
     remove_checkpoints(study.info.run_id)
     print(f"\ncompare took {wall:.0f} s; {overhead:.0%} of it outside Keras' training epochs "
-          f"(suggesting, model building, evaluation, logging, reading back)")
+          f"(suggesting, model building, evaluation, logging, reading back; {_method_overheads(results)})")
     print("\nTable 6 analogue: best validation accuracy per method (test accuracy of that configuration)\n")
     print(markdown, flush=True)
     return results
