@@ -9,6 +9,7 @@ import time
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -178,25 +179,28 @@ def _compiled(config: TrialConfig, data: SplitData, backbone_factory: Callable[[
     return entry
 
 
-_EVAL_SETS: OrderedDict = OrderedDict()  # ids of the arrays -> (the arrays, their dataset), last used last
+_EVAL_SETS: OrderedDict = OrderedDict()  # key -> (its source arrays, dataset, bytes), last used last
 
 
-def _evaluation_set(x, y) -> tuple:
-    """(x, y) for fit's validation_data and for evaluate. Under TensorFlow, a dataset of the same
-    batches in the same order, built once per set of arrays and kept: Keras would build and
-    trace a new input pipeline for every call, ~0.1 s each, more than a small set takes to score."""
+def _evaluation_set(sources: list, y, x: Callable[[], object], resized_to: int | None = None) -> tuple:
+    """(x, y) for fit's validation_data and for evaluate, x made by `x()` from `sources` (the
+    frozen features themselves, or the images it resizes to `resized_to`). Under TensorFlow, a
+    dataset of the same batches in the same order, built once per set and kept: Keras would
+    build and trace a new input pipeline for every call, ~0.1 s each, more than a small set
+    takes to score."""
     if keras.backend.backend() != "tensorflow":
-        return x, y
+        return x(), y
     import tensorflow as tf
 
-    arrays = keras.tree.flatten(x) + [y]
-    key = tuple(id(a) for a in arrays)
+    arrays = [*sources, y]
+    key = (resized_to, *(id(a) for a in arrays))
     kept = _EVAL_SETS.get(key)
     if kept is not None and all(a is b for a, b in zip(kept[0], arrays)):
         _EVAL_SETS.move_to_end(key)
         return kept[1], None
-    dataset = tf.data.Dataset.from_tensor_slices((keras.tree.lists_to_tuples(x), y)).batch(EVAL_BATCH)
-    size = sum(a.nbytes for a in arrays)
+    inputs = x()
+    dataset = tf.data.Dataset.from_tensor_slices((keras.tree.lists_to_tuples(inputs), y)).batch(EVAL_BATCH)
+    size = sum(a.nbytes for a in keras.tree.flatten(inputs)) + y.nbytes
     if size <= EVAL_SETS_BYTES:
         _EVAL_SETS[key] = (arrays, dataset, size)
         while sum(entry[2] for entry in _EVAL_SETS.values()) > EVAL_SETS_BYTES:
@@ -300,11 +304,16 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
                 with timing.phase("model build"):
                     entry.tails[shapes] = _tail_classifier(model, entry.cut, parts[0])
             trained, inputs = entry.tails[shapes], parts
-    if inputs is None:
+    if inputs is None:  # the whole classifier trains on the images, resized
         with timing.phase("input resize"):
-            inputs = [to_network_input(x, config.input_size) for x in (data.x_train, data.x_val)]
-        inputs.append(None)  # resized only if the test set is scored
-    x_train, x_val, x_test = inputs
+            x_train = to_network_input(data.x_train, config.input_size)
+        size = config.input_size
+        val_set = ([data.x_val], data.y_val, partial(to_network_input, data.x_val, size), size)
+        test_set = ([data.x_test], data.y_test, partial(to_network_input, data.x_test, size), size)
+    else:
+        x_train, x_val, x_test = inputs
+        val_set = (keras.tree.flatten(x_val), data.y_val, lambda: x_val)
+        test_set = (keras.tree.flatten(x_test), data.y_test, lambda: x_test)
     first = keras.tree.map_structure(lambda a: a[:1], x_train)  # one example builds the metrics symbolically
     new_model = getattr(trained, "train_function", None) is None  # its training step is yet to be traced
     with timing.phase("compile"):
@@ -313,15 +322,13 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
     if epochs:
         with timing.phase("fit set-up"):
             trained.fit(x_train, data.y_train, batch_size=config.batch_size, epochs=start + epochs,
-                        initial_epoch=start, validation_data=_evaluation_set(x_val, data.y_val),
+                        initial_epoch=start, validation_data=_evaluation_set(*val_set),
                         validation_batch_size=EVAL_BATCH, shuffle=True, verbose=0,
                         class_weight=dict(enumerate(class_weight)) if class_weight else None,
                         callbacks=[_EpochReporter(result, on_epoch, new_model)])
     if result.val_accuracy >= test_above or (not result.history and test_above == -math.inf):
         with timing.phase("test evaluation"):
-            if x_test is None:
-                x_test = to_network_input(data.x_test, config.input_size)
-            x_set, y_set = _evaluation_set(x_test, data.y_test)
+            x_set, y_set = _evaluation_set(*test_set)
             result.test_accuracy = float(trained.evaluate(x_set, y_set, batch_size=EVAL_BATCH, verbose=0,
                                                           return_dict=True)["accuracy"])
     if checkpoint_to is not None:
