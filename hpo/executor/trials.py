@@ -38,7 +38,8 @@ class MethodTrials:
         if run is None:
             run_id = tracking.start_trial_run(self.experiment_id, self.parent, f"{self.name} trial {job.trial}", tags,
                                               job.config)
-            self.runs[job.trial] = tracking.TrialRun(run_id, {k: str(v) for k, v in job.config.items()}, tags, {}, {}, set())
+            params = {k: str(v) for k, v in job.config.items()}
+            self.runs[job.trial] = tracking.TrialRun(run_id, params, tags, {}, {}, set())  # nothing recorded yet
         else:
             if not run.same_config(job.config):
                 raise UserError(f"trial {job.trial} of this study was recorded with another configuration "
