@@ -326,7 +326,7 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
                         validation_batch_size=EVAL_BATCH, shuffle=True, verbose=0,
                         class_weight=dict(enumerate(class_weight)) if class_weight else None,
                         callbacks=[_EpochReporter(result, on_epoch, new_model)])
-    if result.val_accuracy >= test_above or (not result.history and test_above == -math.inf):
+    if test_above == -math.inf or result.val_accuracy >= test_above:  # NaN (no epoch) reaches no bar
         with timing.phase("test evaluation"):
             x_set, y_set = _evaluation_set(*test_set)
             result.test_accuracy = float(trained.evaluate(x_set, y_set, batch_size=EVAL_BATCH, verbose=0,
