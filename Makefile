@@ -45,8 +45,11 @@ repro-check: setup
 bench: setup
 	python -m pytest benchmarks -p no:cacheprovider --benchmark-autosave --benchmark-columns=min,median,mean,rounds
 
+# The MLflow UI on this machine only, on the store of MLFLOW_TRACKING_URI (default sqlite:///mlflow.db);
+# prints the address of the newest study first.
+UI_PORT ?= 5000
 ui: setup
-	mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri sqlite:///mlflow.db
+	python -m hpo ui --host 127.0.0.1 --port $(UI_PORT)
 
 clean:
 	rm -rf prepared mlruns mlartifacts mlflow.db .pytest_cache

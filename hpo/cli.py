@@ -121,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="comma-separated study run ids to report instead of the latest of their stage; "
                              "the other stages follow the profile and seed of the first")
     report.add_argument("--out", default="reports", help="output folder (default: reports)")
+
+    ui = stages.add_parser("ui", help="the MLflow UI on the local tracking store; prints the newest study's address")
+    ui.add_argument("--host", default="127.0.0.1", help="interface to serve on (default: this machine only)")
+    ui.add_argument("--port", type=_integer, default=5000)
     return parser
 
 
@@ -139,6 +143,10 @@ def run(args: argparse.Namespace) -> None:
     if args.stage == "report":  # a reader: no profile to validate, no Keras
         from hpo.studies.report import run_report
         run_report(args.profile, args.seed, _list(args.study) or [], args.out)
+        return
+    if args.stage == "ui":
+        from hpo.mlflow_ui import serve
+        serve(args.host, args.port)
         return
     from hpo.profiles import load_profile
 

@@ -20,9 +20,11 @@ from mlflow.tracking import MlflowClient
 
 from hpo.errors import UserError, one_line
 from hpo.jobs import Outcome
+from hpo.mlflow_ui import DESCRIPTION_TAG, EXPERIMENT_KIND_TAG, MODEL_TRAINING
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+MAX_TAG_LENGTH = 8000  # characters of a tag value MLflow stores
 VERSIONED_PACKAGES = ("tensorflow-cpu", "tensorflow", "torch", "jax", "keras", "mlflow", "numpy", "hyperopt",
                       "scikit-optimize", "ConfigSpace", "fanova", "scikit-learn", "pandas", "dvc")
 
@@ -112,7 +114,16 @@ def stage_run(stage: str, run_name: str, tags: dict[str, str]):
 def _new_stage_run(stage: str, run_name: str):
     if not os.environ.get("MLFLOW_RUN_ID"):
         mlflow.set_experiment(stage)
-    return mlflow.start_run(run_name=run_name)
+    run = mlflow.start_run(run_name=run_name)
+    _mark_model_training(run.info.experiment_id)
+    return run
+
+
+def _mark_model_training(experiment_id: str) -> None:
+    """Tag the experiment (ours, or the one `mlflow run` chose) as model training for the MLflow UI."""
+    client = MlflowClient()
+    if client.get_experiment(experiment_id).tags.get(EXPERIMENT_KIND_TAG) != MODEL_TRAINING:
+        client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING)
 
 
 @contextmanager
@@ -197,8 +208,10 @@ def study_run(stage: str, run_name: str, tags: dict[str, str], key: str, restart
         entry_point_run = os.environ.pop("MLFLOW_RUN_ID", None)
         if entry_point_run:
             MlflowClient().set_tag(entry_point_run, "continues_study", earlier.info.run_id)
+            _mark_model_training(MlflowClient().get_run(entry_point_run).info.experiment_id)
         mlflow.set_experiment(experiment_id=earlier.info.experiment_id)
         run = mlflow.start_run(run_id=earlier.info.run_id)
+        _mark_model_training(earlier.info.experiment_id)
         _clear_error(MlflowClient(), earlier.info.run_id)
         print(f"continuing the {stage} study run {earlier.info.run_id} ({earlier.info.status}): the jobs it "
               f"recorded are read back, the rest trained (--restart trains everything)", flush=True)
@@ -254,6 +267,19 @@ def log_text(text: str, artifact_file: str) -> None:
 
 def log_dict(data: dict, artifact_file: str) -> None:
     mlflow.log_dict(data, artifact_file)
+
+
+def log_inputs(inputs: list) -> None:
+    """Dataset inputs (mlflow.entities.DatasetInput) of the active run; MLflow keeps one of each."""
+    MlflowClient().log_inputs(active_run_id(), datasets=inputs)
+
+
+def set_description(markdown: str) -> None:
+    """The active run's description, which the MLflow UI shows on the run's page (cut to the
+    longest tag MLflow keeps; the run's artifacts hold the whole tables)."""
+    if len(markdown) > MAX_TAG_LENGTH:
+        markdown = markdown[:MAX_TAG_LENGTH - 100] + "\n\n(cut here: the run's artifacts hold the whole tables)\n"
+    mlflow.set_tag(DESCRIPTION_TAG, markdown)
 
 
 def log_artifacts(folder: Path, artifact_path: str) -> None:

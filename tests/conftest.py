@@ -1,9 +1,12 @@
 """Shared fixtures: an isolated tracking store and prepared-data folder for the whole session,
-and the smoke profile prepared once (real data, real pretraining, one epoch)."""
+the smoke profile prepared once (real data, real pretraining, one epoch), and one smoke compare
+logged to a real `mlflow server` for the tests that read a server (report, MLflow UI)."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -45,3 +48,20 @@ def smoke_prepared(smoke_profile):
 def client():
     from mlflow.tracking import MlflowClient
     return MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+
+
+@pytest.fixture(scope="session")
+def served_compare(smoke_prepared, tmp_path_factory):
+    """A smoke compare (digits; grid and ASHA; 8 epochs each) logged by `hpo compare`, in a
+    subprocess, to a real `mlflow server` whose store is `root/server/server.db`: (server URL, root)."""
+    from tests.mlflow_server import mlflow_server
+
+    root = tmp_path_factory.mktemp("served")
+    with mlflow_server(root / "server") as url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_EXPERIMENT")}
+        done = subprocess.run([sys.executable, "-m", "hpo", "compare", "--profile", "smoke", "--seed", "0",
+                               "--datasets", "digits", "--methods", "grid,asha", "--budget", "8"],
+                              capture_output=True, text=True, env={**env, "MLFLOW_TRACKING_URI": url}, cwd=root,
+                              timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+        yield url, root

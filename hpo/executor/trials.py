@@ -14,6 +14,7 @@ from hpo import tracking
 from hpo.errors import UserError
 from hpo.executor.worker import TrialSpec
 from hpo.jobs import Job, Outcome
+from hpo.mlflow_ui import trial_run_name
 
 
 class MethodTrials:
@@ -21,8 +22,8 @@ class MethodTrials:
                  seed: int, checkpoints: Path | None = None, name: str | None = None, score_test: bool = True):
         """`tags` go on every trial run besides `method` and `trial`; `spec` is TrialSpec with the
         data fields bound; trial t trains with seed + t; `checkpoints`: where resumable trials
-        keep theirs (None: trials are never resumed); runs are named "`name` trial t";
-        `score_test`: False where no test accuracy is ever reported (Study I)."""
+        keep theirs (None: trials are never resumed); runs are named "`name` trial t · " and the
+        key hyperparameters; `score_test`: False where no test accuracy is ever reported (Study I)."""
         self.parent, self.method, self.tags, self.spec = parent_run_id, method, tags, spec
         self.seed, self.checkpoints, self.name = seed, checkpoints, name or method
         self.score_test = score_test
@@ -36,8 +37,8 @@ class MethodTrials:
         if job.rung is not None:
             tags["rung"] = str(job.rung)
         if run is None:
-            run_id = tracking.start_trial_run(self.experiment_id, self.parent, f"{self.name} trial {job.trial}", tags,
-                                              job.config)
+            run_id = tracking.start_trial_run(self.experiment_id, self.parent,
+                                              trial_run_name(self.name, job.trial, job.config), tags, job.config)
             params = {k: str(v) for k, v in job.config.items()}
             self.runs[job.trial] = tracking.TrialRun(run_id, params, tags, {}, {}, set())  # nothing recorded yet
         else:

@@ -24,11 +24,11 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from hpo.errors import UserError, one_line
+from hpo.mlflow_ui import LOCAL_UI, run_url
 from hpo.tracking import tracking_uri
 
 STAGES = ("prepare", "importance", "compare", "subset")
 CURVE_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
-LOCAL_UI = "http://127.0.0.1:5000"  # where `make ui` serves a local sqlite store
 PAGE = 1000  # runs per search request
 
 
@@ -129,6 +129,15 @@ class TrackingReader:
             where += f" and tags.seed = '{seed}'"
         return self._search(where)
 
+    def newest_study(self) -> RunData | None:
+        """The study run (of any stage) that started last."""
+        if not self.experiment_ids:
+            return None
+        runs = self.client.search_runs(self.experiment_ids, "tags.study_key LIKE '%' and tags.stage LIKE '%'",
+                                       max_results=1,
+                                       order_by=["attributes.start_time DESC"])
+        return _plain(runs[0]) if runs else None
+
     def run(self, run_id: str) -> RunData:
         try:
             return _plain(self.client.get_run(run_id))
@@ -171,8 +180,8 @@ class TrackingReader:
         return LOCAL_UI
 
     def link(self, run: RunData) -> str:
-        """The MLflow UI's address of a run."""
-        return f"{self.ui_base()}/#/experiments/{run.experiment_id}/runs/{run.run_id}"
+        """The MLflow UI's address of a run (on its model-training pages)."""
+        return run_url(self.ui_base(), run.experiment_id, run.run_id)
 
 
 def _quoted(text: str) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import keras
 import pandas as pd
 
-from hpo import tracking
+from hpo import mlflow_ui, tracking
 from hpo.data.prepared import require_prepared
 from hpo.executor import worker
 from hpo.search import METHODS
@@ -19,6 +19,7 @@ from hpo.space import config_space, constants
 from hpo.studies.searching import check_request, check_space, checkpoint_root, remove_checkpoints, search
 
 METHOD_ORDER = ("grid", "random", "tpe", "asha")
+TABLE6_CAPTION = "Table 6 analogue: best validation accuracy per method (test accuracy of that configuration)"
 
 
 @dataclass
@@ -33,12 +34,15 @@ class MethodResult:
     best_config: dict | None
     wall_seconds: float = 0.0
     train_seconds: float = 0.0
+    best_run_name: str = ""  # the run of the best trial
 
 
 def method_result(result: SearchResult, dataset: str) -> MethodResult:
+    best = result.best
+    run_name = mlflow_ui.trial_run_name(result.method, best[0].trial, best[0].config) if best else ""
     return MethodResult(result.method, dataset, result.budget_used, len(result.trials), result.n_failed,
                         result.best_val, result.best_test, result.best_config, result.wall_seconds,
-                        result.train_seconds)
+                        result.train_seconds, run_name)
 
 
 def log_method_metrics(r: MethodResult, recorded: int) -> None:
@@ -75,6 +79,17 @@ def _method_overheads(results: list[MethodResult]) -> str:
     return ", ".join(shares)
 
 
+def _description(profile, seed: int, budget: int, datasets: list[str], methods: list[str], markdown: str,
+                 results: list[MethodResult], tags: dict[str, str]) -> str:
+    command = mlflow_ui.reproduce_command("compare", profile, seed, datasets=",".join(datasets),
+                                          methods=",".join(methods), budget=budget)
+    best = [mlflow_ui.best_trial_line(f"{r.dataset} {r.method}", r.best_run_name, r.best_val, r.best_test)
+            for r in results]
+    return mlflow_ui.study_description(
+        f"Study II (compare): profile {profile.name}, seed {seed}, {budget} epochs per method",
+        [(TABLE6_CAPTION, markdown)], best, command, tags)
+
+
 def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: list[str] | None = None,
                 budget: int | None = None, restart: bool = False) -> list[MethodResult]:
     """Study II. Run again with the same arguments, it continues the same study run: jobs the
@@ -83,7 +98,7 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
     methods = methods or list(METHOD_ORDER)
     budget = budget or profile.budget.epochs
     check_request(profile, datasets, methods, budget)
-    _, manifest = require_prepared(profile, seed)
+    prepared, manifest = require_prepared(profile, seed)
     check_space(profile, n_layers=len(worker.backbone(profile, seed)().layers))
     key = tracking.study_key("compare", profile, seed, manifest["data_checksum"], datasets=datasets,
                              methods=methods, budget=budget)
@@ -94,12 +109,14 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
     started = time.perf_counter()
     with tracking.study_run("compare", f"compare {profile.name} seed {seed}", tags, key, restart) as study:
         checkpoints = checkpoint_root(study.info.run_id)
+        tracking.log_inputs([i for d in datasets for i in mlflow_ui.dataset_inputs(prepared, manifest, d)])
         trial_tags = {"study": tags["study"], tracking.STUDY_KEY: key}
         for dataset in datasets:
             for method in methods:
                 with tracking.child_run(f"{method} {dataset}", {"method": method, "dataset": dataset,
                                                                tracking.STUDY_KEY: key}, reopen=True):
                     keras.backend.clear_session()
+                    tracking.log_inputs(mlflow_ui.dataset_inputs(prepared, manifest, dataset))
                     policy = METHODS[method](profile, seed, constants(config_space(profile.space.applied)))
                     found = search(policy, budget, profile, seed, dataset, trial_tags, f"{dataset} {method}",
                                    checkpoints / f"{dataset}-{method}" if method == "asha" else None)
@@ -110,12 +127,13 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
         markdown = frame.to_markdown(index=False)
         tracking.log_text(markdown + "\n", "table6.md")
         tracking.log_text(frame.to_csv(index=False), "table6.csv")
+        tracking.set_description(_description(profile, seed, budget, datasets, methods, markdown, results, tags))
         wall = time.perf_counter() - started
         overhead = 1 - sum(r.train_seconds for r in results) / wall
         tracking.log_metrics({"wall_seconds": wall, "overhead_fraction": overhead})
     remove_checkpoints(study.info.run_id)
     print(f"\ncompare took {wall:.0f} s; {overhead:.0%} of it outside Keras' training epochs "
           f"(suggesting, model building, evaluation, logging, reading back; {_method_overheads(results)})")
-    print("\nTable 6 analogue: best validation accuracy per method (test accuracy of that configuration)\n")
+    print(f"\n{TABLE6_CAPTION}\n")
     print(markdown, flush=True)
     return results

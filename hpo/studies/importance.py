@@ -18,7 +18,7 @@ from pathlib import Path
 import keras
 import pandas as pd
 
-from hpo import tracking
+from hpo import mlflow_ui, tracking
 from hpo.data.prepared import require_prepared
 from hpo.errors import UserError
 from hpo.executor import worker
@@ -30,6 +30,9 @@ from hpo.studies.searching import check_space, search
 
 POOLED = "all datasets"
 TOP_PAIRS = 2  # Table 5 lists the two most important pairs
+TABLE4_CAPTION = ("Table 4 analogue: fANOVA importance of each hyperparameter (fraction of the variance of "
+                  "validation accuracy; std over the forest's trees)")
+TABLE5_CAPTION = "Table 5 analogue: the most important pairs"
 
 
 @dataclass
@@ -96,7 +99,7 @@ def run_importance(profile, seed: int, datasets: list[str] | None = None,
     datasets = datasets or [t.name for t in profile.datasets.targets]
     for name in datasets:
         profile.target(name)
-    _, manifest = require_prepared(profile, seed)
+    prepared, manifest = require_prepared(profile, seed)
     check_space(profile, n_layers=len(worker.backbone(profile, seed)().layers), section="initial")
     study = f"importance-{profile.name}-seed{seed}"
     key = tracking.study_key("importance", profile, seed, manifest["data_checksum"], datasets=datasets)
@@ -107,6 +110,7 @@ def run_importance(profile, seed: int, datasets: list[str] | None = None,
             tempfile.TemporaryDirectory(prefix="hpo-importance-") as scratch:
         out = Path(scratch)
         tracking.log_params({"trainings": profile.importance.trainings, "epochs": profile.importance.epochs})
+        tracking.log_inputs([i for d in datasets for i in mlflow_ui.dataset_inputs(prepared, manifest, d)])
         per_dataset: dict[str, list[Training]] = {}
         results: dict[str, ImportanceResult] = {}
         errors = []
@@ -116,6 +120,7 @@ def run_importance(profile, seed: int, datasets: list[str] | None = None,
             with tracking.child_run(f"importance {dataset}", {"dataset": dataset, tracking.STUDY_KEY: key},
                                     reopen=True):
                 keras.backend.clear_session()
+                tracking.log_inputs(mlflow_ui.dataset_inputs(prepared, manifest, dataset))
                 trainings = per_dataset[dataset] = _train_dataset(profile, seed, dataset,
                                                                   configurations(profile, seed, index), trial_tags)
                 failed = sum(math.isnan(t.val_accuracy) for t in trainings)
@@ -137,13 +142,18 @@ def run_importance(profile, seed: int, datasets: list[str] | None = None,
             for name, frame in (("table4_importance", individual), ("table5_pairs", pairs)):
                 tracking.log_text(frame.to_markdown(index=False) + "\n", f"{name}.md")
                 tracking.log_text(frame.to_csv(index=False), f"{name}.csv")
+            command = mlflow_ui.reproduce_command("importance", profile, seed, datasets=",".join(datasets))
+            tracking.set_description(mlflow_ui.study_description(
+                f"Study I (importance): profile {profile.name}, seed {seed}, {profile.importance.trainings} random "
+                f"trainings of {profile.importance.epochs} epochs per dataset",
+                [(TABLE4_CAPTION, individual.to_markdown(index=False)),
+                 (TABLE5_CAPTION, pairs.to_markdown(index=False))], [], command, tags))
         wall = time.perf_counter() - started
         tracking.log_metrics({"wall_seconds": wall})
         if results:
-            print(f"\nimportance took {wall:.0f} s\n\nTable 4 analogue: fANOVA importance of each hyperparameter "
-                  f"(fraction of the variance of validation accuracy; std over the forest's trees)\n")
+            print(f"\nimportance took {wall:.0f} s\n\n{TABLE4_CAPTION}\n")
             print(individual.to_markdown(index=False))
-            print("\nTable 5 analogue: the most important pairs\n")
+            print(f"\n{TABLE5_CAPTION}\n")
             print(pairs.to_markdown(index=False), flush=True)
         if errors:
             raise UserError("fANOVA could not run for " + "; ".join(errors))

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from hpo.errors import UserError
+from hpo.mlflow_ui import run_url
 from hpo.report import figures, page, tables
 from hpo.report.queries import CURVE_METRICS, STAGES, RunData, TrackingReader, reading
 
@@ -167,7 +168,7 @@ def _compare_section(w: _Writer, reader: TrackingReader, study: RunData) -> str:
                                   "Every logged epoch of every trial counts, in the order trained (the tables select "
                                   "on each trial's last epoch, so a curve can end above its Table 6 value)."))
     parts.append(page.row_html(row))
-    links = {"run id": lambda rid: f"{reader.ui_base()}/#/experiments/{study.experiment_id}/runs/{rid}"}
+    links = {"run id": lambda rid: run_url(reader.ui_base(), study.experiment_id, rid)}
     parts.append(w.table(tables.budget_table(study), "budget", "Budget: epochs charged per method (one per logged "
                          "epoch), trials and failed trials", links=links))
     parts.append(page.files_html(["anytime.csv"]))

@@ -29,7 +29,7 @@ from functools import partial
 import keras
 import pandas as pd
 
-from hpo import tracking
+from hpo import mlflow_ui, tracking
 from hpo.data.prepared import load_subset, require_prepared
 from hpo.data.splits import describe
 from hpo.data.subsets import WeightedSplitData, with_class_weights
@@ -72,6 +72,7 @@ class VariantResult:
     best_val: float  # on the variant's own validation images
     best_config: dict | None
     test_accuracy: float  # of the best configuration trained on the whole training set
+    best_run_name: str = ""  # the run of ASHA's best trial on the variant
 
 
 def check_variants(profile, variants: list[str] | None) -> list[Variant]:
@@ -116,11 +117,21 @@ def table(results: list[VariantResult]) -> pd.DataFrame:
                                        "test accuracy"])
 
 
+def _description(profile, seed: int, chosen: list[Variant], caption: str, markdown: str,
+                 results: list[VariantResult], tags: dict[str, str]) -> str:
+    command = mlflow_ui.reproduce_command("subset", profile, seed, variants=",".join(v.name for v in chosen))
+    best = [mlflow_ui.best_trial_line(f"{r.dataset} {r.variant}", r.best_run_name, r.best_val, r.test_accuracy,
+                                      test_of="test after the final training")
+            for r in results]
+    return mlflow_ui.study_description(f"Study III (subset): profile {profile.name}, seed {seed}, ASHA on each "
+                                       "variant", [(caption, markdown)], best, command, tags)
+
+
 def run_subset(profile, seed: int, variants: list[str] | None = None, restart: bool = False) -> list[VariantResult]:
     chosen = check_variants(profile, variants)
     spec, budget = profile.subset, profile.budget.epochs
     check_request(profile, [spec.dataset], ["asha"], budget)
-    _, manifest = require_prepared(profile, seed)
+    prepared, manifest = require_prepared(profile, seed)
     if "subsets" not in manifest:
         raise UserError(f"the prepared data of profile {profile.name} has no subsets: "
                         f"run `hpo prepare --profile {profile.argument} --seed {seed} --force`")
@@ -141,6 +152,8 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
         tracking.log_params({"max_trials_at_R": spec.max_trials_at_R, "final_epochs": final_epochs,
                              "budget_epochs": budget})
         tracking.log_dict(manifest["subsets"], "subsets.json")  # every subset's sizes and class counts
+        used = dict.fromkeys([*(v.subset for v in chosen), "whole"])  # "whole": the final trainings'
+        tracking.log_inputs([i for name in used for i in mlflow_ui.subset_inputs(prepared, manifest, name)])
         for variant in chosen:
             data = whole if variant.subset == "whole" else load_subset(profile, seed, variant.subset)[0]
             if variant.weighted:
@@ -149,6 +162,8 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
                             tracking.STUDY_KEY: key}
             with tracking.child_run(f"{variant.name} {spec.dataset}", variant_tags, reopen=True):
                 keras.backend.clear_session()
+                tracking.log_inputs([i for name in dict.fromkeys([variant.subset, "whole"])
+                                     for i in mlflow_ui.subset_inputs(prepared, manifest, name)])
                 counts = describe(data)
                 if isinstance(data, WeightedSplitData):
                     counts["class_weight"] = list(data.class_weight)
@@ -171,17 +186,21 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
                 tracking.log_metrics({**metrics, "test_accuracy": test_accuracy})
                 print(f"[{spec.dataset} {variant.name}] best val {found.best_val:.4f} on the variant, "
                       f"test {test_accuracy:.4f} after {final_epochs} epochs on the whole training set", flush=True)
+            best = found.best
+            run_name = mlflow_ui.trial_run_name(found.method, best[0].trial, best[0].config) if best else ""
             results.append(VariantResult(variant.name, spec.dataset, found.budget_used, len(found.trials),
-                                         found.n_failed, found.best_val, found.best_config, test_accuracy))
+                                         found.n_failed, found.best_val, found.best_config, test_accuracy, run_name))
         frame = table(results)
         markdown = frame.to_markdown(index=False)
         tracking.log_text(markdown + "\n", "table7.md")
         tracking.log_text(frame.to_csv(index=False), "table7.csv")
+        caption = (f"Table 7 analogue: the configuration ASHA chose on each variant (N_m = {spec.max_trials_at_R}) "
+                   f"and its test accuracy after {final_epochs} epochs on the whole training set ({spec.dataset}, "
+                   "balanced test set)")
+        tracking.set_description(_description(profile, seed, chosen, caption, markdown, results, tags))
         wall = time.perf_counter() - started
         tracking.log_metrics({"wall_seconds": wall})
     remove_checkpoints(study_run.info.run_id)
-    print(f"\nsubset took {wall:.0f} s\n\nTable 7 analogue: the configuration ASHA chose on each variant "
-          f"(N_m = {spec.max_trials_at_R}) and its test accuracy after {final_epochs} epochs on the whole "
-          f"training set ({spec.dataset}, balanced test set)\n")
+    print(f"\nsubset took {wall:.0f} s\n\n{caption}\n")
     print(markdown, flush=True)
     return results

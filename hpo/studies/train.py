@@ -6,7 +6,7 @@ import statistics
 
 import keras
 
-from hpo import tracking
+from hpo import mlflow_ui, tracking
 from hpo.data.prepared import BACKBONE_FILE, load_prepared, prepared_dir
 from hpo.errors import UserError
 from hpo.models import backbone_factory, min_input_size
@@ -56,6 +56,7 @@ def run_train(profile, seed: int, dataset: str, hyperparameters: dict, epochs: i
     name = f"{dataset} {config.optimizer} lr={config.learning_rate:g} k={config.fine_tuned_layers}"
     with tracking.stage_run("train", name, tags):
         tracking.log_params({**config.as_dict(), "dataset": dataset, "epochs": epochs, "init": init})
+        tracking.log_inputs(mlflow_ui.dataset_inputs(prepared_dir(profile.name, seed), manifest, dataset))
 
         def report(m: EpochMetrics):
             tracking.log_epoch(m.metrics(), m.epoch)

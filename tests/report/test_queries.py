@@ -82,7 +82,8 @@ def test_artifacts_are_fetched_through_the_store(store, reader):
 
 def test_links_have_the_mlflow_ui_form(store, reader):
     study = reader.run(store.runs["A"])
-    assert reader.link(study) == f"http://127.0.0.1:5000/#/experiments/{study.experiment_id}/runs/{study.run_id}"
+    assert reader.link(study) == (f"http://127.0.0.1:5000/#/experiments/{study.experiment_id}/runs/{study.run_id}"
+                                  "?workflowType=machine_learning")
 
 
 def test_a_server_that_is_down_is_one_line_at_once():

@@ -66,6 +66,7 @@ def test_mlflow_run_compare_budgets_add_up(smoke_prepared, client):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Table 6 analogue" in done.stdout and "[digits asha] trial 0 rung 0 epochs 0->1" in done.stdout
     exp = client.get_experiment_by_name("project-compare")
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"  # the experiment `mlflow run` made
     [study] = client.search_runs([exp.experiment_id], "tags.stage = 'compare'")
     assert study.info.status == "FINISHED"
     artifacts = {a.path for a in client.list_artifacts(study.info.run_id)}

@@ -46,6 +46,11 @@ def test_importance_end_to_end_then_a_rerun_trains_nothing(smoke_prepared, clien
     assert all(0 <= v <= 1 for v in pooled.values()) and sum(pooled.values()) <= 1 + 1e-6
     artifacts = {a.path for a in client.list_artifacts(study.info.run_id)}
     assert {"table4_importance.md", "table4_importance.csv", "table5_pairs.md", "marginals"} <= artifacts
+    description = study.data.tags["mlflow.note.content"]
+    for table in ("table4_importance.md", "table5_pairs.md"):
+        assert open(client.download_artifacts(study.info.run_id, table)).read().strip() in description
+    assert {i.dataset.name for i in study.inputs.dataset_inputs} == {
+        f"{d} {split}" for d in ("fashion", "digits") for split in ("train", "val", "test")}
     plots = client.list_artifacts(study.info.run_id, "marginals/all_datasets")
     assert {p.path.rsplit("/", 1)[-1] for p in plots} == {f"marginal_{n}.png" for n in NAMES}
     datasets = _children(client, study)
@@ -54,6 +59,8 @@ def test_importance_end_to_end_then_a_rerun_trains_nothing(smoke_prepared, clien
         trials = _children(client, d)
         assert len(trials) == SMOKE.importance.trainings == d.data.metrics["n_trials"]
         assert d.data.metrics["n_reused"] == 0
+        assert {i.dataset.name for i in d.inputs.dataset_inputs} == {
+            f"{d.data.tags['dataset']} {split}" for split in ("train", "val", "test")}
         for t in trials:
             steps = [m.step for m in client.get_metric_history(t.info.run_id, "val_accuracy")]
             assert steps == list(range(1, SMOKE.importance.epochs + 1)) or t.data.tags["status"] == "FAILED"

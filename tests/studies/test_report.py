@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from hpo import mlflow_ui
 from hpo.studies.report import run_report
-from tests.mlflow_server import free_port, mlflow_server
+from tests.chromium import render
+from tests.mlflow_server import free_port
 from tests.report.store import BEST_B, shared
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,7 +94,8 @@ def test_the_page_shows_what_has_not_run_and_links_every_run(store, report):
            "stage=subset, profile=smoke, seed=0" in html
     assert html.count('<img src="figures/anytime_') == 2
     study = store.client.get_run(store.runs["B"])
-    assert f'href="http://127.0.0.1:5000/#/experiments/{study.info.experiment_id}/runs/{store.runs["B"]}"' in html
+    assert (f'href="http://127.0.0.1:5000/#/experiments/{study.info.experiment_id}/runs/{store.runs["B"]}'
+            '?workflowType=machine_learning"') in html
     assert f"{store.runs['C']} (compare, RUNNING)" in html  # the newer unfinished study, passed over
     assert "0123456789" in html and "smoke" in html and "dddddddddddd" in html  # commit, profile, data checksum
 
@@ -139,21 +142,15 @@ def test_cli_server_down_is_one_line_and_exit_2(tmp_path):
 # --- end to end against a real mlflow server -------------------------------------------------
 
 @pytest.fixture(scope="module")
-def served(smoke_prepared, tmp_path_factory):
-    """A smoke compare (digits; grid and ASHA; 8 epochs each) logged to a real `mlflow server`,
-    then `hpo report` run against it: (server URL, report folder). Both run as `hpo` commands in
-    subprocesses, so this process's MLflow state (tracking URI, active experiment) is untouched."""
-    root = tmp_path_factory.mktemp("served")
-    with mlflow_server(root / "server") as url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_EXPERIMENT")}
-        done = subprocess.run([sys.executable, "-m", "hpo", "compare", "--profile", "smoke", "--seed", "0",
-                               "--datasets", "digits", "--methods", "grid,asha", "--budget", "8"],
-                              capture_output=True, text=True, env={**env, "MLFLOW_TRACKING_URI": url}, cwd=root,
-                              timeout=900)
+def served(served_compare):
+    """`hpo report` run against the server of the shared smoke compare: (server URL, report folder).
+    As an `hpo` command in a subprocess, so this process's MLflow state is untouched."""
+    url, root = served_compare
+    out = root / "reports"
+    if not out.exists():
+        done = _cli("--profile", "smoke", "--seed", "0", "--out", str(out), uri=url, cwd=root)
         assert done.returncode == 0, done.stderr[-3000:]
-        done = _cli("--profile", "smoke", "--seed", "0", "--out", str(root / "reports"), uri=url, cwd=root)
-        assert done.returncode == 0, done.stderr[-3000:]
-        yield url, root / "reports"
+    return url, out
 
 
 @pytest.mark.slow
@@ -191,7 +188,7 @@ def test_report_against_a_server_equals_the_runs_queried_directly(served):
         points = [r for r in anytime if r["method"] == method]
         assert len(points) == int(float(next(r for r in budget if r["method"] == method)["epochs charged"]))
     html = (out / "index.html").read_text()
-    assert f'href="{url}/#/experiments/{study.info.experiment_id}/runs/{study.info.run_id}"' in html
+    assert f'href="{mlflow_ui.run_url(url, study.info.experiment_id, study.info.run_id)}"' in html
     assert html.count("<strong>not run</strong>") == 2  # importance and subset; prepare is only provenance
 
 
@@ -204,16 +201,6 @@ def test_cli_nonexistent_study_on_a_server(served, tmp_path):
         "study run (the MLflow UI shows it), or leave --study out for the latest"]
 
 
-def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        message = "chromium is not installed (Debian package chromium; scripts/setup.sh installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
 @pytest.mark.slow
 def test_the_page_renders_in_headless_chromium(served, tmp_path):
     from matplotlib.image import imread
@@ -221,12 +208,7 @@ def test_the_page_renders_in_headless_chromium(served, tmp_path):
 
     _, out = served
     shot = tmp_path / "index.png"
-    done = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                           "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                           "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
-                           "--window-size=1280,2000", (out / "index.html").as_uri()],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
+    render((out / "index.html").as_uri(), shot)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shutil.copy(shot, ARTIFACTS / "index.png")
     pixels = imread(shot)

@@ -71,6 +71,13 @@ def test_subset_stage_end_to_end(smoke_prepared, client):
     assert study.info.status == "FINISHED" and study.data.tags["data_checksum"] == manifest["data_checksum"]
     artifacts = {a.path for a in client.list_artifacts(study.info.run_id)}
     assert {"table7.md", "table7.csv", "subsets.json"} <= artifacts
+    table7 = open(client.download_artifacts(study.info.run_id, "table7.md")).read()
+    description = study.data.tags["mlflow.note.content"]
+    assert table7.strip() in description and "-P variants=" + ",".join(VARIANT_NAMES) in description
+    assert all(f"- fashion {v}: `asha trial " in description for v in VARIANT_NAMES)
+    used = {i.dataset.name for i in study.inputs.dataset_inputs}
+    assert used == {f"fashion {s} {split}" for s in ("balanced", "imbalanced", "imbalanced_augmented", "whole")
+                    for split in ("train", "val", "test")}
     children = client.search_runs([experiment.experiment_id], f"tags.mlflow.parentRunId = '{study.info.run_id}'")
     assert sorted(c.data.tags["variant"] for c in children) == sorted(VARIANT_NAMES)
     for child in children:
@@ -79,6 +86,9 @@ def test_subset_stage_end_to_end(smoke_prepared, client):
         assert {"best_val_accuracy", "budget_used_epochs", "n_trials"} <= set(child.data.metrics)
         assert {"learning_rate", "dropout", "optimizer", "fine_tuned_layers"} <= set(child.data.params)
         assert "class_counts.json" in {a.path for a in client.list_artifacts(child.info.run_id)}
+        subset = child.data.params["subset"]
+        assert {i.dataset.name for i in child.inputs.dataset_inputs} == {
+            f"fashion {s} {split}" for s in {subset, "whole"} for split in ("train", "val", "test")}
         runs = client.search_runs([experiment.experiment_id], f"tags.mlflow.parentRunId = '{child.info.run_id}'")
         final = [r for r in runs if r.data.tags.get("final") == "true"]
         trials = [r for r in runs if r.data.tags.get("method") == "asha"]

@@ -34,6 +34,10 @@ def test_train_logs_one_finished_run_with_epoch_metrics(smoke_prepared, client):
     assert tags["profile"] == "smoke" and tags["seed"] == "0" and tags["stage"] == "train"
     assert tags["data_checksum"] == manifest["data_checksum"] and tags["git_commit"]
     assert tags["version.keras"] and tags["version.mlflow"] and tags["version.python"]
+    digest = manifest["datasets"]["digits"]["checksum"][:12]
+    assert {(i.dataset.name, i.dataset.digest) for i in run.inputs.dataset_inputs} == {
+        ("digits train", digest), ("digits val", digest), ("digits test", digest)}
+    assert client.get_experiment(run.info.experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"
 
 
 def _cli(*args):
