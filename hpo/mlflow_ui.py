@@ -95,7 +95,7 @@ def reproduce_command(stage: str, profile, seed: int, **parameters) -> str:
     return f"mlflow run . -e {stage} " + " ".join(f"-P {k}={v}" for k, v in given.items())
 
 
-def study_description(title: str, sections: list[tuple[str, str]], best_lines: list[str], command: str,
+def study_description(title: str, profile, sections: list[tuple[str, str]], best_lines: list[str], command: str,
                       tags: dict[str, str]) -> str:
     """The study run's description (Markdown): its tables, the best trial of each search, and how
     to run it again."""
@@ -107,7 +107,8 @@ def study_description(title: str, sections: list[tuple[str, str]], best_lines: l
                      + "\n".join(best_lines))
     parts.append(f"Reproduce at commit `{tags.get('git_commit', 'unknown')[:12]}` (data checksum "
                  f"`{tags.get('data_checksum', '')[:12]}`):\n\n```\n{command}\n```")
-    parts.append("Every study's tables and figures: `mlflow run . -e report` writes `reports/index.html`.")
+    parts.append(f"Every study's tables and figures: `mlflow run . -e report -P profile={profile.argument}` writes "
+                 "`reports/index.html`.")
     return "\n\n".join(parts) + "\n"
 
 

@@ -172,6 +172,7 @@ def test_the_ui_opens_on_the_runs_with_their_datasets_and_the_study_shows_table6
         assert re.search(best + rf"{method.data.tags['method']} trial \d+ · ", description)
     assert "mlflow run . -e compare -P profile=smoke -P seed=0 -P datasets=digits -P methods=grid,asha " \
            "-P budget=8 -P restart=yes" in description and digest[:12] in description
+    assert "`mlflow run . -e report -P profile=smoke` writes `reports/index.html`" in description
 
     # what a user sees: the experiment opens on its runs, the study shows its dataset ...
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

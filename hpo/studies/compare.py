@@ -86,7 +86,7 @@ def _description(profile, seed: int, budget: int, datasets: list[str], methods: 
     best = [mlflow_ui.best_trial_line(f"{r.dataset} {r.method}", r.best_run_name, r.best_val, r.best_test)
             for r in results]
     return mlflow_ui.study_description(
-        f"Study II (compare): profile {profile.name}, seed {seed}, {budget} epochs per method",
+        f"Study II (compare): profile {profile.name}, seed {seed}, {budget} epochs per method", profile,
         [(TABLE6_CAPTION, markdown)], best, command, tags)
 
 

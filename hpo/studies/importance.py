@@ -145,7 +145,7 @@ def run_importance(profile, seed: int, datasets: list[str] | None = None,
             command = mlflow_ui.reproduce_command("importance", profile, seed, datasets=",".join(datasets))
             tracking.set_description(mlflow_ui.study_description(
                 f"Study I (importance): profile {profile.name}, seed {seed}, {profile.importance.trainings} random "
-                f"trainings of {profile.importance.epochs} epochs per dataset",
+                f"trainings of {profile.importance.epochs} epochs per dataset", profile,
                 [(TABLE4_CAPTION, individual.to_markdown(index=False)),
                  (TABLE5_CAPTION, pairs.to_markdown(index=False))], [], command, tags))
         wall = time.perf_counter() - started

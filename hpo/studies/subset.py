@@ -124,7 +124,7 @@ def _description(profile, seed: int, chosen: list[Variant], caption: str, markdo
                                       test_of="test after the final training")
             for r in results]
     return mlflow_ui.study_description(f"Study III (subset): profile {profile.name}, seed {seed}, ASHA on each "
-                                       "variant", [(caption, markdown)], best, command, tags)
+                                       "variant", profile, [(caption, markdown)], best, command, tags)
 
 
 def run_subset(profile, seed: int, variants: list[str] | None = None, restart: bool = False) -> list[VariantResult]:
