@@ -11,8 +11,10 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the console
 
 import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-from hpo.errors import Terminated, UserError  # noqa: E402
+from hpo.errors import Terminated, UserError, one_line  # noqa: E402
+from hpo.profiles import MAX_EPOCHS  # noqa: E402
 
 
 def _import_backend_quietly() -> None:
@@ -36,17 +38,51 @@ def _import_backend_quietly() -> None:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
-def _integer(text: str) -> int:
-    """An integer; also accepts '3.0', which is how `mlflow run` passes float-typed parameters."""
-    value = float(text)
+class _Parser(argparse.ArgumentParser):
+    """A bad command line is one line, like every other bad input (not argparse's usage block)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (`{self.prog} --help` lists the options)\n")
+
+
+def _integer(text: str, low: int = -(2**63), high: int = 2**63 - 1) -> int:
+    """An integer in [low, high]; also accepts '3.0', which is how `mlflow run` passes float-typed parameters."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
     if not value.is_integer():
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"expected an integer from {low} to {high}, got {text!r}")
     return int(value)
+
+
+def _ranged(low: int, high: int):
+    def parse(text: str) -> int:
+        return _integer(text, low, high)
+    return parse
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _budget(text: str) -> int | None:
+    """Epochs per method, or 'profile' for the profile's budget.epochs."""
+    return None if text.strip().lower() == "profile" else _integer(text, 1, MAX_EPOCHS)
+
+
+MAX_SEED = 2**31 - 1  # what every random generator the suite seeds accepts
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="embedded", help="profile name (profiles/NAME.yaml) or YAML path")
-    parser.add_argument("--seed", type=_integer, default=0, help="seed of splits, initial weights and data order")
+    parser.add_argument("--seed", type=_ranged(0, MAX_SEED), default=0,
+                        help="seed of splits, initial weights and data order")
 
 
 def _study(parser: argparse.ArgumentParser) -> None:
@@ -75,7 +111,7 @@ def _write_record(path: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hpo", description=__doc__)
+    parser = _Parser(prog="hpo", description=__doc__)
     stages = parser.add_subparsers(dest="stage", required=True)
 
     prepare = stages.add_parser("prepare", help="split the datasets and pretrain the compact backbone")
@@ -85,13 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
     train = stages.add_parser("train", help="one fine-tuning trial, logged as one MLflow run")
     _common(train)
     train.add_argument("--dataset", help="target dataset of the profile (default: its first)")
-    train.add_argument("--learning-rate", type=float)
-    train.add_argument("--dropout", type=float)
+    train.add_argument("--learning-rate", type=_number)
+    train.add_argument("--dropout", type=_number)
     train.add_argument("--optimizer", help="adam, adadelta, rmsprop or sgd")
     train.add_argument("--fine-tuned-layers", type=_integer, help="train the last k backbone layers (0: head only)")
     train.add_argument("--input-size", type=_integer, help="default: the profile's applied input size")
     train.add_argument("--batch-size", type=_integer, help="default: the profile's applied batch size")
-    train.add_argument("--epochs", type=_integer, default=5)
+    train.add_argument("--epochs", type=_ranged(1, MAX_EPOCHS), default=5)
     train.add_argument("--init", default="pretrained", help="pretrained (default) or scratch: random backbone weights")
 
     importance = stages.add_parser("importance", help="Study I: random trainings over the initial space, then fANOVA")
@@ -104,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     _study(compare)
     compare.add_argument("--datasets", default="all", help="comma-separated target datasets (default: all)")
     compare.add_argument("--methods", default="all", help="comma-separated: grid,random,tpe,asha (default: all)")
-    compare.add_argument("--budget", type=_integer, default=0, help="epochs per method (default: the profile's)")
+    compare.add_argument("--budget", type=_budget, default=None,
+                         help="epochs per method, or profile (the default: the profile's budget.epochs)")
 
     subset = stages.add_parser("subset", help="Study III: ASHA on balanced / imbalanced / weighted / augmented subsets")
     _common(subset)
@@ -124,17 +161,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     ui = stages.add_parser("ui", help="the MLflow UI on the local tracking store; prints the newest study's address")
     ui.add_argument("--host", default="127.0.0.1", help="interface to serve on (default: this machine only)")
-    ui.add_argument("--port", type=_integer, default=5000)
+    ui.add_argument("--port", type=_ranged(1, 65535), default=5000)
     return parser
 
 
 def _seed(text: str) -> int | None:
     """A seed, or 'any' (also '' or 'none')."""
-    return None if text.strip().lower() in ("", "any", "none") else _integer(text)
+    return None if text.strip().lower() in ("", "any", "none") else _integer(text, 0, MAX_SEED)
 
 
-def _list(text: str) -> list[str] | None:
-    return None if text.strip() in ("", "all") else [part.strip() for part in text.split(",") if part.strip()]
+def _list(text: str, option: str) -> list[str] | None:
+    """Comma-separated names (None for 'all'): no empty item, none twice."""
+    if text.strip() == "all":
+        return None
+    items = [part.strip() for part in text.split(",")]
+    if not all(items):
+        raise UserError(f"--{option} {text!r} has an empty name: give comma-separated names, or all")
+    twice = sorted({item for item in items if items.count(item) > 1})
+    if twice:
+        raise UserError(f"--{option} names {', '.join(twice)} twice")
+    return items
 
 
 
@@ -142,7 +188,7 @@ def _list(text: str) -> list[str] | None:
 def run(args: argparse.Namespace) -> None:
     if args.stage == "report":  # a reader: no profile to validate, no Keras
         from hpo.studies.report import run_report
-        run_report(args.profile, args.seed, _list(args.study) or [], args.out)
+        run_report(args.profile, args.seed, _list(args.study, "study") if args.study.strip() else [], args.out)
         return
     if args.stage == "ui":
         from hpo.mlflow_ui import serve
@@ -160,22 +206,22 @@ def run(args: argparse.Namespace) -> None:
         hyperparameters = default_config(
             profile, learning_rate=args.learning_rate, dropout=args.dropout, optimizer=args.optimizer,
             fine_tuned_layers=args.fine_tuned_layers, input_size=args.input_size, batch_size=args.batch_size)
-        dataset = args.dataset or profile.datasets.targets[0].name
+        dataset = profile.datasets.targets[0].name if args.dataset is None else args.dataset
         run_train(profile, args.seed, dataset, hyperparameters, args.epochs, init=args.init)
     elif args.stage == "importance":
         from hpo.studies.importance import run_importance
-        run_importance(profile, args.seed, _list(args.datasets), restart=args.restart)
+        run_importance(profile, args.seed, _list(args.datasets, "datasets"), restart=args.restart)
         if args.record:
             _write_record(args.record)
     elif args.stage == "compare":
         from hpo.studies.compare import run_compare
-        run_compare(profile, args.seed, _list(args.datasets), _list(args.methods), args.budget or None,
+        run_compare(profile, args.seed, _list(args.datasets, "datasets"), _list(args.methods, "methods"), args.budget,
                     restart=args.restart)
         if args.record:
             _write_record(args.record)
     elif args.stage == "subset":
         from hpo.studies.subset import run_subset
-        run_subset(profile, args.seed, _list(args.variants), restart=args.restart)
+        run_subset(profile, args.seed, _list(args.variants, "variants"), restart=args.restart)
         if args.record:
             _write_record(args.record)
 
@@ -198,7 +244,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"hpo {args.stage}: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a fault of the suite or its environment: one line, the traceback in a file
+        print(f"hpo {args.stage}: unexpected error: {one_line(f'{type(e).__name__}: {e}', 300)} (traceback in "
+              f"{_traceback_file(args.stage)}; please report it)", file=sys.stderr)
+        return 1
     return 0
+
+
+def _traceback_file(stage: str) -> str:
+    """The current exception's traceback, written to a new file under the temporary folder."""
+    import traceback
+    from datetime import datetime
+
+    folder = Path(tempfile.gettempdir()) / "hpo-logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stage}-{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}.log"
+    path.write_text(" ".join(sys.argv) + "\n\n" + traceback.format_exc())
+    return str(path)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
@@ -20,12 +21,42 @@ from hpo.errors import UserError
 PROFILES_DIR = Path(__file__).resolve().parents[1] / "profiles"
 OPTIMIZERS = ("adam", "adadelta", "rmsprop", "sgd")
 Optimizer = Literal["adam", "adadelta", "rmsprop", "sgd"]
-PosInt = Annotated[int, Field(ge=1)]
-NonNegInt = Annotated[int, Field(ge=0)]
+# Every number has a range: far beyond these, a value is a typo that would exhaust memory or time
+# before any check downstream could name it.
+MAX_IMAGES = 10_000_000  # images of a split, a subset or a class
+MAX_EPOCHS = 100_000
+MAX_COUNT = 1_000_000  # configurations, trainings, trials
+MAX_INPUT_SIZE = 1024  # pixels a side
+MAX_BATCH = 8192
+MAX_LAYERS = 10_000
+MAX_LEARNING_RATE = 10.0
+MAX_CACHE_MB = 10_000_000
+MAX_PROFILE_BYTES = 1_000_000
+Images = Annotated[int, Field(ge=1, le=MAX_IMAGES)]
+Epochs = Annotated[int, Field(ge=1, le=MAX_EPOCHS)]
+Count = Annotated[int, Field(ge=1, le=MAX_COUNT)]
+InputSize = Annotated[int, Field(ge=1, le=MAX_INPUT_SIZE)]
+BatchSize = Annotated[int, Field(ge=1, le=MAX_BATCH)]
+Layers = Annotated[int, Field(ge=0, le=MAX_LAYERS)]
+LearningRate = Annotated[float, Field(gt=0, le=MAX_LEARNING_RATE)]
+ClassIndex = Annotated[int, Field(ge=0, le=MAX_IMAGES)]
+CacheMb = Annotated[int, Field(ge=0, le=MAX_CACHE_MB)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _creatable(key: str, path: str) -> None:
+    """A folder that exists or can be made: its nearest existing ancestor is a folder."""
+    if not path or "\0" in path:
+        raise ValueError(f"{key}: {path!r} is not a path")
+    for ancestor in (Path(path), *Path(path).parents):
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise ValueError(f"{key}: {path!r} cannot be a folder: {str(ancestor)!r} is a file")
+            return
 
 
 def _distinct(name: str, values: list) -> None:
@@ -39,10 +70,16 @@ class DatasetSpec(_Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+$")]
     format: str
     path: str | None = None
-    classes: list[NonNegInt] | None = None  # keep these original classes, relabelled 0..n-1
-    train: PosInt
-    val: PosInt
-    test_per_class: PosInt
+    classes: list[ClassIndex] | None = None  # keep these original classes, relabelled 0..n-1
+    train: Images
+    val: Images
+    test_per_class: Images
+
+    @model_validator(mode="after")
+    def _classes(self):
+        if self.classes is not None:
+            _distinct("classes", self.classes)
+        return self
 
 
 class DatasetsSpec(_Strict):
@@ -56,10 +93,10 @@ class DatasetsSpec(_Strict):
 
 
 class PretrainSpec(_Strict):
-    epochs: PosInt
-    learning_rate: Annotated[float, Field(gt=0)]
-    batch_size: PosInt
-    input_size: PosInt
+    epochs: Epochs
+    learning_rate: LearningRate
+    batch_size: BatchSize
+    input_size: InputSize
 
 
 class BackboneSpec(_Strict):
@@ -81,8 +118,8 @@ class BackboneSpec(_Strict):
 
 
 class Range(_Strict):
-    low: float
-    high: float
+    low: FiniteFloat
+    high: FiniteFloat
     log: bool = False
 
     @model_validator(mode="after")
@@ -98,14 +135,16 @@ class SpaceSpec(_Strict):
     learning_rate: Range
     dropout: Range
     optimizer: list[Optimizer]
-    fine_tuned_layers: list[NonNegInt]
-    input_size: list[PosInt]
-    batch_size: list[PosInt]
+    fine_tuned_layers: list[Layers]
+    input_size: list[InputSize]
+    batch_size: list[BatchSize]
 
     @model_validator(mode="after")
     def _values(self):
         if self.learning_rate.low <= 0:
             raise ValueError("learning_rate: low must be positive")
+        if self.learning_rate.high > MAX_LEARNING_RATE:
+            raise ValueError(f"learning_rate: high must be at most {MAX_LEARNING_RATE:g}")
         if self.dropout.low < 0 or self.dropout.high >= 1:
             raise ValueError("dropout: must lie in [0, 1)")
         for key in ("optimizer", "fine_tuned_layers", "input_size", "batch_size"):
@@ -114,9 +153,9 @@ class SpaceSpec(_Strict):
 
 
 class GridSpec(_Strict):
-    learning_rate: list[Annotated[float, Field(gt=0)]]
+    learning_rate: list[LearningRate]
     optimizer: list[Optimizer]
-    fine_tuned_layers: list[NonNegInt]
+    fine_tuned_layers: list[Layers]
     dropout: list[Annotated[float, Field(ge=0, lt=1)]]
 
     @model_validator(mode="after")
@@ -137,10 +176,10 @@ class Spaces(_Strict):
 
 
 class BudgetSpec(_Strict):
-    epochs: PosInt  # per method
-    configurations: PosInt
-    epochs_per_configuration: PosInt
-    tpe_startup: NonNegInt
+    epochs: Epochs  # per method
+    configurations: Count
+    epochs_per_configuration: Epochs
+    tpe_startup: Annotated[int, Field(ge=0, le=MAX_COUNT)]
 
     @model_validator(mode="after")
     def _fits(self):
@@ -153,24 +192,27 @@ class BudgetSpec(_Strict):
 
 
 class AshaSpec(_Strict):
-    r: PosInt  # min epochs
-    R: PosInt  # max epochs
-    eta: Annotated[int, Field(ge=2)]  # reduction factor
-    s: NonNegInt  # minimum early-stopping rate
-    max_trials_at_R: PosInt  # N_m
+    r: Epochs  # min epochs
+    R: Epochs  # max epochs
+    eta: Annotated[int, Field(ge=2, le=1000)]  # reduction factor
+    s: Annotated[int, Field(ge=0, le=64)]  # minimum early-stopping rate
+    max_trials_at_R: Count  # N_m
 
     @model_validator(mode="after")
     def _order(self):
         if self.r > self.R:
             raise ValueError(f"r ({self.r}) must not exceed R ({self.R})")
-        if self.r * self.eta**self.s > self.R:
-            raise ValueError(f"s ({self.s}): the first rung r * eta^s = {self.r * self.eta**self.s} exceeds R ({self.R})")
+        first = self.r
+        for _ in range(self.s):  # r * eta^s, compared as it grows: never a huge power
+            first *= self.eta
+            if first > self.R:
+                raise ValueError(f"s ({self.s}): the first rung r * eta^s exceeds R ({self.R})")
         return self
 
 
 class ImportanceSpec(_Strict):
-    trainings: PosInt
-    epochs: PosInt
+    trainings: Count
+    epochs: Epochs
 
 
 AUGMENTATIONS = ("rotation", "zoom", "vertical_flip")  # Study III's offline augmentations (hpo/data/augment.py)
@@ -178,11 +220,11 @@ AUGMENTATIONS = ("rotation", "zoom", "vertical_flip")  # Study III's offline aug
 
 class WholeSetSpec(_Strict):
     """Study III's whole (imbalanced) training set, drawn from the target's images outside its test set."""
-    train: PosInt
-    val: PosInt
+    train: Images
+    val: Images
     # per-class shares of the whole set (classes in the target's order): the imbalance it is built
     # with; absent, the whole set keeps the dataset's own class proportions
-    class_fractions: list[Annotated[float, Field(gt=0)]] | None = None
+    class_fractions: list[Annotated[float, Field(gt=0, le=1)]] | None = None
 
     @model_validator(mode="after")
     def _fractions(self):
@@ -200,11 +242,11 @@ class SubsetSpec(_Strict):
     balanced test set, disjoint from all of them."""
     dataset: str  # a target of this profile: its images, its balanced test set
     whole: WholeSetSpec
-    train: PosInt  # training images of each subset
-    val: PosInt  # validation images of each subset
+    train: Images  # training images of each subset
+    val: Images  # validation images of each subset
     # offline augmentation of the imbalanced subset's training images: one altered copy per entry
     augmentations: list[Literal[AUGMENTATIONS]] = list(AUGMENTATIONS)
-    max_trials_at_R: PosInt = 2  # ASHA's N_m in Study III (Section 3.3); the rest of ASHA as in `asha`
+    max_trials_at_R: Count = 2  # ASHA's N_m in Study III (Section 3.3); the rest of ASHA as in `asha`
 
     STUDY_ONLY: ClassVar[frozenset[str]] = frozenset({"max_trials_at_R"})  # the keys `prepare` does not read
 
@@ -220,14 +262,20 @@ class SubsetSpec(_Strict):
 class CacheSpec(_Strict):
     """Frozen-feature cache (hpo/training/feature_cache.py): memory first, then disk, else none."""
     enabled: bool = True
-    memory_mb: NonNegInt = 1024
-    disk_mb: NonNegInt = 0
+    memory_mb: CacheMb = 1024
+    disk_mb: CacheMb = 0
     dir: str = ".hpo-cache"
+
+    @model_validator(mode="after")
+    def _dir_can_exist(self):
+        _creatable("dir", self.dir)
+        return self
 
 
 class Profile(_Strict):
-    name: str
-    description: str = ""
+    # a folder name part (prepared/<name>-seed<seed>): no separators, no "..", nothing hidden
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")]
+    description: Annotated[str, Field(max_length=10_000)] = ""
     datasets: DatasetsSpec
     backbone: BackboneSpec
     space: Spaces
@@ -282,7 +330,27 @@ class Profile(_Strict):
 
 
 class _Loader(yaml.SafeLoader):
-    """PyYAML reads 1e-5 as a string (YAML 1.1 wants 1.0e-5); accept the usual float syntax."""
+    """PyYAML's safe loader, stricter: a profile has no anchors or aliases (a few nested aliases
+    expand to gigabytes) and no key twice (the later one would win unannounced). And it reads
+    1e-5 as a float (YAML 1.1 wants 1.0e-5)."""
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise yaml.composer.ComposerError(None, None, "anchors and aliases (&name, *name) are not allowed in a "
+                                              "profile: write the values out", event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} appears twice in one mapping",
+                                                        key_node.start_mark)
+            if isinstance(key, str) or isinstance(key, int):
+                seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 _Loader.add_implicit_resolver(
@@ -341,4 +409,15 @@ def parse_profile(text: str, source: str = "<string>") -> Profile:
 
 def load_profile(name_or_path: str) -> Profile:
     path = resolve_profile_path(name_or_path)
-    return parse_profile(path.read_text(), source=str(path))
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_PROFILE_BYTES + 1)
+    except OSError as e:
+        raise UserError(f"profile {path} cannot be read ({e.strerror})") from None
+    if len(data) > MAX_PROFILE_BYTES:
+        raise UserError(f"profile {path} is larger than {MAX_PROFILE_BYTES // 1000} kB: is it the right file?")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(f"profile {path} is not UTF-8 text (byte {e.start}): save it as UTF-8") from None
+    return parse_profile(text, source=str(path))

@@ -45,7 +45,7 @@ dvc repro > "$work/second.log" 2>&1 || fail "second dvc repro"
 [ -z "$(ran "$work/second.log")" ] || fail "a second dvc repro ran: $(ran "$work/second.log")"
 echo "check_repro: a second dvc repro ran no stage"
 
-sed -i 's/^  budget: 0 /  budget: 8 /' params.yaml
+sed -i 's/^  budget: profile /  budget: 8 /' params.yaml
 grep -q '^  budget: 8 ' params.yaml || fail "could not change compare.budget in params.yaml"
 dvc repro > "$work/third.log" 2>&1 || { tail -40 "$work/third.log"; fail "dvc repro after a parameter change"; }
 [ "$(ran "$work/third.log")" = "compare report " ] || fail "changing compare.budget ran: $(ran "$work/third.log")"

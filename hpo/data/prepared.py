@@ -6,13 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from hpo.data.base import LabelledImages, SplitData, load
 from hpo.data.splits import Split, split_indices
-from hpo.errors import UserError
+from hpo.errors import UserError, one_line
 
 ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 MANIFEST = "manifest.json"
@@ -67,17 +68,49 @@ def save_split(data: SplitData, path: Path) -> None:
     np.savez(path, class_names=np.array(data.class_names), **{n: getattr(data, n) for n in ARRAYS})
 
 
+DAMAGED = "run `hpo prepare --force`"
+
+
 def load_split(path: Path, name: str) -> SplitData:
     try:
         with np.load(path, allow_pickle=False) as f:
-            return SplitData(name, *(f[n] for n in ARRAYS), tuple(str(c) for c in f["class_names"]))
-    except (OSError, KeyError, ValueError) as e:
-        raise UserError(f"prepared split {path} is unreadable ({e}): run `hpo prepare` again") from None
+            data = SplitData(name, *(f[n] for n in ARRAYS), tuple(str(c) for c in f["class_names"]))
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise UserError(f"prepared split {path} is unreadable ({one_line(e, 200)}): {DAMAGED}") from None
+    problem = _inconsistency(data)
+    if problem:
+        raise UserError(f"prepared split {path} is damaged ({problem}): {DAMAGED}")
+    return data
+
+
+def _inconsistency(data: SplitData) -> str | None:
+    """What makes arrays unusable for training, checked before any of them reaches a framework."""
+    n_classes = len(data.class_names)
+    for part in ("train", "val", "test"):
+        x, y = getattr(data, f"x_{part}"), getattr(data, f"y_{part}")
+        if x.ndim != 4 or y.ndim != 1 or len(x) != len(y):
+            return f"{part}: images of shape {x.shape} and labels of shape {y.shape}"
+        if not np.issubdtype(y.dtype, np.integer) or (len(y) and (y.min() < 0 or y.max() >= n_classes)):
+            return f"{part}: labels outside 0..{n_classes - 1}"
+    return None
 
 
 def read_manifest(directory: Path) -> dict | None:
+    """The folder's manifest; None if it has none."""
     path = directory / MANIFEST
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as e:  # ValueError: bad JSON or bad UTF-8
+        raise UserError(f"the prepared folder {directory} is damaged ({MANIFEST}: {one_line(e, 200)}): "
+                        f"{DAMAGED}") from None
+    missing = [k for k in ("profile_checksum", "seed", "data_checksum", "datasets") if k not in manifest] \
+        if isinstance(manifest, dict) else ["(not a mapping)"]
+    if missing:
+        raise UserError(f"the prepared folder {directory} is damaged ({MANIFEST} lacks {', '.join(missing)}): "
+                        f"{DAMAGED}")
+    return manifest
 
 
 def write_manifest(directory: Path, manifest: dict) -> None:
@@ -94,6 +127,9 @@ def require_prepared(profile, seed: int) -> tuple[Path, dict]:
     if manifest.get("profile_checksum") != profile.prepare_checksum:
         raise UserError(f"the data in {directory} was prepared from another version of profile {profile.name} "
                         f"(other datasets, backbone or subset settings): {hint}")
+    if manifest["seed"] != seed:  # a copy or a link of another seed's folder: its runs would claim the wrong seed
+        raise UserError(f"the data in {directory} was prepared with seed {manifest['seed']}, not {seed}: "
+                        f"run `hpo prepare --profile {profile.argument} --seed {seed} --force`")
     return directory, manifest
 
 

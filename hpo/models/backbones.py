@@ -16,7 +16,7 @@ from typing import Callable
 import keras
 from keras import layers
 
-from hpo.errors import UserError
+from hpo.errors import UserError, one_line
 
 XCEPTION_NOTOP_FILE = "xception_weights_tf_dim_ordering_tf_kernels_notop.h5"
 MIN_INPUT_SIZE = {"xception": 71, "compact": 32}
@@ -112,7 +112,11 @@ def load_backbone(path: Path) -> keras.Model:
     """A backbone saved by `prepare`."""
     if not Path(path).is_file():
         raise UserError(f"pretrained backbone {path} is missing: run `hpo prepare` with this profile first")
-    return keras.models.load_model(path, compile=False)
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as e:  # Keras reports a damaged file as anything from "File not found" to a zip error
+        raise UserError(f"pretrained backbone {path} is damaged ({one_line(e, 200)}): run `hpo prepare --force` "
+                        "with this profile") from None
 
 
 def _copies_of(load) -> "Callable[[], keras.Model]":

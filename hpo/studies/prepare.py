@@ -45,8 +45,8 @@ def _pretrain(profile, seed: int, directory) -> dict:
 
 def run_prepare(profile, seed: int, force: bool = False) -> dict:
     directory = prepared_dir(profile.name, seed)
-    manifest = read_manifest(directory)
-    if manifest and manifest.get("profile_checksum") == profile.prepare_checksum and not force:
+    manifest = None if force else read_manifest(directory)  # --force repairs a damaged folder too
+    if manifest and manifest["profile_checksum"] == profile.prepare_checksum and manifest["seed"] == seed:
         print(f"already prepared in {directory} (data checksum {manifest['data_checksum'][:12]}); "
               f"--force prepares again", flush=True)
         return manifest

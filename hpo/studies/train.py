@@ -8,7 +8,7 @@ import keras
 
 from hpo import mlflow_ui, tracking
 from hpo.data.prepared import BACKBONE_FILE, load_prepared, prepared_dir
-from hpo.errors import UserError
+from hpo.errors import TrainingDiverged, UserError
 from hpo.models import backbone_factory, min_input_size
 from hpo.training import EpochMetrics, TrialConfig, TrialResult, fine_tune
 from hpo.training.feature_cache import cache_for
@@ -54,17 +54,21 @@ def run_train(profile, seed: int, dataset: str, hyperparameters: dict, epochs: i
     tags = {**tracking.provenance_tags("train", profile, seed, manifest["data_checksum"]),
             "dataset": dataset, "init": init}
     name = f"{dataset} {config.optimizer} lr={config.learning_rate:g} k={config.fine_tuned_layers}"
-    with tracking.stage_run("train", name, tags):
-        tracking.log_params({**config.as_dict(), "dataset": dataset, "epochs": epochs, "init": init})
-        tracking.log_inputs(mlflow_ui.dataset_inputs(prepared_dir(profile.name, seed), manifest, dataset))
+    try:
+        with tracking.stage_run("train", name, tags):
+            tracking.log_params({**config.as_dict(), "dataset": dataset, "epochs": epochs, "init": init})
+            tracking.log_inputs(mlflow_ui.dataset_inputs(prepared_dir(profile.name, seed), manifest, dataset))
 
-        def report(m: EpochMetrics):
-            tracking.log_epoch(m.metrics(), m.epoch)
-            print(progress_line(m, epochs), flush=True)
+            def report(m: EpochMetrics):
+                tracking.log_epoch(m.metrics(), m.epoch)
+                print(progress_line(m, epochs), flush=True)
 
-        result = fine_tune(config, data, epochs, backbone_factory=lambda: backbone, min_input_size=minimum,
-                           on_epoch=report, seed=seed, feature_cache=cache_for(profile.cache))
-        tracking.log_metrics({"test_accuracy": result.test_accuracy, "final_val_accuracy": result.val_accuracy,
-                              "epoch_seconds": statistics.mean(m.seconds for m in result.history)})
-        print(f"{dataset}: val_accuracy {result.val_accuracy:.4f} test_accuracy {result.test_accuracy:.4f}", flush=True)
+            result = fine_tune(config, data, epochs, backbone_factory=lambda: backbone, min_input_size=minimum,
+                               on_epoch=report, seed=seed, feature_cache=cache_for(profile.cache))
+            tracking.log_metrics({"test_accuracy": result.test_accuracy, "final_val_accuracy": result.val_accuracy,
+                                  "epoch_seconds": statistics.mean(m.seconds for m in result.history)})
+            print(f"{dataset}: val_accuracy {result.val_accuracy:.4f} test_accuracy {result.test_accuracy:.4f}",
+                  flush=True)
+    except TrainingDiverged as e:  # the run is FAILED, with the reason as tag `error`
+        raise UserError(f"the training diverged: {e}: try a lower learning rate") from None
     return result

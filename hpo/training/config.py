@@ -6,7 +6,9 @@ import math
 from dataclasses import asdict, dataclass, fields
 
 from hpo.errors import UserError
-from hpo.profiles import OPTIMIZERS
+from hpo.profiles import MAX_BATCH, MAX_INPUT_SIZE, MAX_LAYERS, MAX_LEARNING_RATE, OPTIMIZERS
+
+LIMITS = {"fine_tuned_layers": (0, MAX_LAYERS), "input_size": (1, MAX_INPUT_SIZE), "batch_size": (1, MAX_BATCH)}
 
 
 @dataclass(frozen=True)
@@ -22,14 +24,15 @@ class TrialConfig:
         if self.optimizer not in OPTIMIZERS:
             raise UserError(f"unknown optimizer {self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
         if not (isinstance(self.learning_rate, (int, float)) and math.isfinite(self.learning_rate)
-                and self.learning_rate > 0):
-            raise UserError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
+                and 0 < self.learning_rate <= MAX_LEARNING_RATE):
+            raise UserError(f"learning_rate must be a positive number up to {MAX_LEARNING_RATE:g}, "
+                            f"got {self.learning_rate!r}")
         if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
             raise UserError(f"dropout must lie in [0, 1), got {self.dropout!r}")
-        for name in ("fine_tuned_layers", "input_size", "batch_size"):
+        for name, (low, high) in LIMITS.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "fine_tuned_layers" else 1):
-                raise UserError(f"{name} must be an integer >= {0 if name == 'fine_tuned_layers' else 1}, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise UserError(f"{name} must be an integer from {low} to {high}, got {value!r}")
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrialConfig":

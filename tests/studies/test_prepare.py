@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import pytest
 
@@ -70,3 +72,62 @@ def test_same_profile_and_seed_give_the_same_backbone(smoke_prepared, tmp_path, 
     assert again["backbone"]["source_test_accuracy"] == manifest["backbone"]["source_test_accuracy"]
     second = load_backbone(prepared_dir(profile.name, 0) / "backbone.keras").get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
+def _rewrite_split(path, **arrays):
+    with np.load(path) as f:
+        data = {k: f[k] for k in f.files}
+    np.savez(path, **{**data, **arrays})
+
+
+DAMAGE = {
+    "truncated split": (lambda d: (d / "digits.npz").write_bytes((d / "digits.npz").read_bytes()[:5000]),
+                        r"prepared split .*digits\.npz is unreadable \(.*\): run `hpo prepare --force`"),
+    "garbage split": (lambda d: (d / "digits.npz").write_bytes(b"not a zip file" * 100),
+                      r"prepared split .*digits\.npz is unreadable"),
+    "labels out of range": (lambda d: _rewrite_split(d / "digits.npz", y_train=np.full(10, 99)),
+                            r"is damaged \(train: images of shape .* and labels of shape \(10,\)\)"),
+    "labels beyond the classes": (
+        lambda d: _rewrite_split(d / "digits.npz", y_val=np.load(d / "digits.npz")["y_val"] + 10),
+        r"digits\.npz is damaged \(val: labels outside 0\.\.9\): run `hpo prepare --force`"),
+    "empty manifest": (lambda d: (d / "manifest.json").write_text(""),
+                       r"the prepared folder .* is damaged \(manifest\.json: .*\): run `hpo prepare --force`"),
+    "manifest not a mapping": (lambda d: (d / "manifest.json").write_text("[1, 2]"),
+                               r"is damaged \(manifest\.json lacks \(not a mapping\)\)"),
+    "truncated backbone": (lambda d: (d / "backbone.keras").write_bytes((d / "backbone.keras").read_bytes()[:3000]),
+                           r"pretrained backbone .*backbone\.keras is damaged \(.*\): run `hpo prepare --force`"),
+}
+
+
+@pytest.mark.parametrize("case", DAMAGE)
+def test_damaged_prepared_data_is_one_line_saying_to_prepare_again(case, smoke_prepared, tmp_path, monkeypatch):
+    from hpo.models import load_backbone
+
+    profile, _ = smoke_prepared
+    copy = tmp_path / f"{profile.name}-seed0"
+    shutil.copytree(prepared_dir(profile.name, 0), copy)
+    monkeypatch.setenv("HPO_PREPARED_DIR", str(tmp_path))
+    damage, message = DAMAGE[case]
+    damage(copy)
+    with pytest.raises(UserError, match=message) as e:
+        load_prepared(profile, 0, "digits")
+        load_backbone(copy / "backbone.keras")
+    assert "\n" not in str(e.value)
+
+
+def test_another_seeds_folder_is_refused_not_relabelled(smoke_prepared, tmp_path, monkeypatch, capsys, client):
+    from hpo.cli import main
+
+    profile, _ = smoke_prepared
+    shutil.copytree(prepared_dir(profile.name, 0), tmp_path / f"{profile.name}-seed1")  # a copy of seed 0's folder
+    monkeypatch.setenv("HPO_PREPARED_DIR", str(tmp_path))
+    with pytest.raises(UserError, match=r"was prepared with seed 0, not 1: run `hpo prepare --profile smoke --seed 1 "
+                                        r"--force`"):
+        require_prepared(profile, 1)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    before = len(client.search_runs(experiments))
+    assert main(["train", "--profile", "smoke", "--seed", "1", "--epochs", "1"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"hpo train: error: the data in {tmp_path / 'smoke-seed1'} was prepared with seed 0, not 1: "
+        "run `hpo prepare --profile smoke --seed 1 --force`"]
+    assert len(client.search_runs(experiments)) == before
