@@ -194,9 +194,11 @@ def run(args: argparse.Namespace) -> None:
         from hpo.mlflow_ui import serve
         serve(args.host, args.port)
         return
+    from hpo import tracking
     from hpo.profiles import load_profile
 
     profile = load_profile(args.profile)
+    tracking.check_store()  # before any work that a store which cannot record it would waste
     _import_backend_quietly()
     if args.stage == "prepare":
         from hpo.studies.prepare import run_prepare

@@ -34,6 +34,34 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
+# While probing a store: MLflow retries a refused connection for minutes before its traceback.
+PROBE_ENVIRONMENT = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+
+
+def check_store(uri: str | None = None) -> None:
+    """Fail within seconds, with one line, where the tracking store cannot be reached or read."""
+    uri = uri or tracking_uri()
+    fix = "start its server or fix MLFLOW_TRACKING_URI (unset, it is sqlite:///mlflow.db)"
+    if uri.startswith("sqlite:///"):  # MLflow retries a path it cannot open for two minutes
+        path = Path(uri[len("sqlite:///"):].split("?", 1)[0])
+        if (path.exists() and not path.is_file()) or not path.parent.is_dir():
+            raise UserError(f"cannot use the tracking store {uri}: {path} is not a file in an existing folder: {fix}")
+    saved = {k: os.environ.get(k) for k in PROBE_ENVIRONMENT}
+    os.environ.update(PROBE_ENVIRONMENT)
+    try:
+        MlflowClient(uri).search_experiments(max_results=1)
+    except Exception as e:  # MLflow, SQLAlchemy, requests and URI-scheme errors alike
+        reason = "nothing answers there" if "NewConnectionError" in str(e) else one_line(f"{type(e).__name__}: {e}",
+                                                                                          300)
+        raise UserError(f"cannot use the tracking store {uri} ({reason}): {fix}") from None
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def client(uri: str | None = None) -> MlflowClient:
     """A client of the store at `uri` (by default tracking_uri()), for writing by run id."""
     return MlflowClient(uri or tracking_uri())

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from hpo.cli import main
 from hpo.profiles import PROFILES_DIR, available_profiles
+from tests.mlflow_server import free_port
 
 BOUND_SECONDS = 10  # per case: the slowest real one takes well under a second
 BAD_NUMBERS = (-1, 10**12, 1e308, math.inf, math.nan, "lots", [3])
@@ -185,3 +186,28 @@ def test_an_unexpected_failure_is_one_line_and_its_traceback_goes_to_a_file(monk
                                          "(traceback in ") and line.endswith("; please report it)")
     log = Path(line.split("(traceback in ", 1)[1].split(";", 1)[0])
     assert "Traceback (most recent call last)" in log.read_text() and "kaput" in log.read_text()
+
+
+def _garbage_sqlite(tmp: Path) -> str:
+    (tmp / "garbage.db").write_bytes(bytes(range(256)) * 40)
+    return f"sqlite:///{tmp / 'garbage.db'}"
+
+
+BROKEN_STORES = {
+    "a port where nothing listens": lambda tmp: f"http://127.0.0.1:{free_port()}",
+    "a sqlite path that is a folder": lambda tmp: f"sqlite:///{tmp}",
+    "a sqlite file in no folder": lambda tmp: f"sqlite:///{tmp / 'missing' / 'mlflow.db'}",
+    "a sqlite file that is garbage": _garbage_sqlite,
+    "an unknown scheme": lambda tmp: "nosuchscheme://store",
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_STORES)
+def test_a_store_that_cannot_be_used_is_one_line_within_seconds(case, tmp_path, monkeypatch, capsys):
+    uri = BROKEN_STORES[case](tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    code, err, seconds = _run(["train", "--profile", "smoke", "--epochs", "1"], capsys)
+    [line] = err.strip().splitlines()
+    assert code == 2 and seconds < BOUND_SECONDS, (code, seconds)
+    assert line.startswith(f"hpo train: error: cannot use the tracking store {uri}") and line.endswith(
+        "start its server or fix MLFLOW_TRACKING_URI (unset, it is sqlite:///mlflow.db)")
