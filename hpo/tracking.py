@@ -8,6 +8,7 @@ import json
 import math
 import os
 import platform
+import socket
 import subprocess
 import time
 from contextlib import contextmanager
@@ -135,7 +136,7 @@ def stage_run(stage: str, run_name: str, tags: dict[str, str]):
     (MLFLOW_RUN_ID); otherwise a new run in the experiment named after the stage."""
     configure()
     with _finishing(_new_stage_run(stage, run_name)) as run:
-        mlflow.set_tags(tags)
+        mlflow.set_tags({**tags, PROCESS_TAG: this_process()})
         yield run
 
 
@@ -164,7 +165,7 @@ def child_run(run_name: str, tags: dict[str, str], reopen: bool = False):
     if earlier:
         _clear_error(MlflowClient(), earlier)
     with _finishing(run):
-        mlflow.set_tags(tags)
+        mlflow.set_tags({**tags, PROCESS_TAG: this_process()})
         yield run
 
 
@@ -190,7 +191,13 @@ def study_key(stage: str, profile, seed: int, data_checksum: str, **parameters) 
 
 def _search(experiment_ids: list[str], where: str, order: str = "DESC") -> list:
     """Every run that matches, page after page, by start time."""
-    client, runs, token = MlflowClient(), [], None
+    return _search_with(MlflowClient(), experiment_ids, where, order)
+
+
+def _search_with(client: MlflowClient, experiment_ids: list[str], where: str, order: str = "DESC") -> list:
+    runs, token = [], None
+    if not experiment_ids:
+        return runs
     while True:
         page = client.search_runs(experiment_ids, where, max_results=1000,
                                   order_by=[f"attributes.start_time {order}"], page_token=token)
@@ -212,14 +219,66 @@ def _clear_error(client: MlflowClient, run_id: str) -> None:
         client.delete_tag(run_id, "error")
 
 
+# The process that has a run open, as host:pid:start time (the start time tells a pid the system
+# gave to a new process from the one that opened the run).
+PROCESS_TAG = "process"
+ABANDONED = "interrupted: the process running it ended without closing it"
+
+
+def _start_time(pid: int) -> str | None:
+    """The start time of process `pid` (Linux: clock ticks since boot), '' where unknowable, None if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except FileNotFoundError:
+        return None
+    except (OSError, IndexError):
+        return ""
+
+
+def this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid()) or ''}"
+
+
+def process_alive(tag: str) -> bool | None:
+    """Whether the process a `process` tag names still runs: known on its own host; None elsewhere
+    (or for a run without the tag)."""
+    host, pid, started = (tag.split(":") + ["", "", ""])[:3] if tag.count(":") >= 2 else ("", "", "")
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    now = _start_time(int(pid))
+    if now is None:
+        return False
+    return not (now and started and now != started)
+
+
 def end_abandoned_runs(key: str) -> int:
     """End KILLED the runs of a study that a killed process left RUNNING (a SIGKILL or a lost
-    machine runs no handler); they are reopened if the study trains them again."""
+    machine runs no handler); they are reopened if the study trains them again. A run whose
+    process still runs on this machine means the study is running now: refused."""
     client, runs = MlflowClient(), _runs_of_study(key, " and attributes.status = 'RUNNING'")
     for run in runs:
-        client.set_tag(run.info.run_id, "error", "interrupted: the process running it ended without closing it")
+        owner = run.data.tags.get(PROCESS_TAG, "")
+        if owner != this_process() and process_alive(owner):
+            raise UserError(f"this study is running now, in process {owner} (run {run.info.run_id}): wait for it "
+                            "to end, or stop that process")
+    for run in runs:
+        client.set_tag(run.info.run_id, "error", ABANDONED)
         client.set_terminated(run.info.run_id, "KILLED")
     return len(runs)
+
+
+def end_runs_of_dead_processes(uri: str | None = None) -> int:
+    """End KILLED every RUNNING run (of any study or stage) whose process has ended on this machine."""
+    client = MlflowClient(uri or tracking_uri())
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    host = socket.gethostname().replace("'", "")
+    running = _search_with(client, experiments, f"attributes.status = 'RUNNING' and tags.{PROCESS_TAG} LIKE '{host}:%'")
+    dead = [r for r in running if process_alive(r.data.tags[PROCESS_TAG]) is False]
+    for run in dead:
+        client.set_tag(run.info.run_id, "error", ABANDONED)
+        client.set_terminated(run.info.run_id, "KILLED")
+    return len(dead)
 
 
 @contextmanager
@@ -245,7 +304,7 @@ def study_run(stage: str, run_name: str, tags: dict[str, str], key: str, restart
               f"recorded are read back, the rest trained (--restart trains everything)", flush=True)
     with _finishing(run):
         resumptions = int(earlier.data.tags.get("resumptions", "0")) + 1 if earlier else 0
-        mlflow.set_tags({**tags, STUDY_KEY: key, "resumptions": str(resumptions)})
+        mlflow.set_tags({**tags, STUDY_KEY: key, "resumptions": str(resumptions), PROCESS_TAG: this_process()})
         yield run
 
 
@@ -335,7 +394,8 @@ def start_trial_run(experiment_id: str, parent_run_id: str, run_name: str, tags:
     from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
     client = MlflowClient()
-    run = client.create_run(experiment_id, tags={**tags, MLFLOW_PARENT_RUN_ID: parent_run_id}, run_name=run_name)
+    run = client.create_run(experiment_id, tags={**tags, MLFLOW_PARENT_RUN_ID: parent_run_id,
+                                                 PROCESS_TAG: this_process()}, run_name=run_name)
     client.log_batch(run.info.run_id, params=[Param(str(k), str(v)) for k, v in params.items()])
     return run.info.run_id
 
@@ -349,7 +409,7 @@ def reopen_trial_run(run: TrialRun, tags: dict[str, str]) -> None:
     if "error" in run.tags:
         client.delete_tag(run.run_id, "error")
         del run.tags["error"]
-    client.log_batch(run.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+    client.log_batch(run.run_id, tags=[RunTag(k, v) for k, v in {**tags, PROCESS_TAG: this_process()}.items()])
 
 
 def log_epoch_to(client: MlflowClient, run_id: str, metrics: dict[str, float], epoch: int,

@@ -1,7 +1,13 @@
 """What a rerun reads back of a trial run: which of its jobs the store holds (no training)."""
 
 import math
+import os
+import signal
+import socket
+import subprocess
+import sys
 
+import pytest
 from mlflow.entities import Metric
 
 from hpo import tracking
@@ -54,3 +60,50 @@ def test_the_study_key_names_everything_that_makes_a_study(smoke_profile):
               tracking.study_key("compare", smoke_profile, 0, "abd", datasets=["digits"], methods=["grid"], budget=8),
               tracking.study_key("compare", smoke_profile, 0, "abc", datasets=["digits"], methods=["grid"], budget=9)]
     assert key not in others and len(set(others)) == 4
+
+
+# --- runs left RUNNING by a process that no longer exists --------------------------------------
+
+def _killed_process_run(uri: str, experiment_id: str, tags: dict[str, str]) -> str:
+    """A run created by a process that then dies by SIGKILL (no handler runs): its id."""
+    code = ("import os, sys\nfrom mlflow.tracking import MlflowClient\nfrom hpo import tracking\n"
+            f"run = MlflowClient({uri!r}).create_run({experiment_id!r}, tags={{**{tags!r}, "
+            "tracking.PROCESS_TAG: tracking.this_process()})\n"
+            "print(run.info.run_id, flush=True)\nos.kill(os.getpid(), 9)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    return done.stdout.strip()
+
+
+def test_runs_of_a_killed_process_are_ended_killed_and_live_ones_left(client):
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    experiment = client.create_experiment("tracking-dead-processes")
+    dead = _killed_process_run(uri, experiment, {"stage": "compare"})
+    alive = client.create_run(experiment, tags={tracking.PROCESS_TAG: tracking.this_process()}).info.run_id
+    reused = client.create_run(experiment, tags={  # this process's pid, another start time: a reused pid
+        tracking.PROCESS_TAG: tracking.this_process().rsplit(":", 1)[0] + ":1"}).info.run_id
+    elsewhere = client.create_run(experiment, tags={tracking.PROCESS_TAG: "another-host:1:1"}).info.run_id
+    assert client.get_run(dead).info.status == "RUNNING"
+    assert tracking.process_alive(client.get_run(dead).data.tags[tracking.PROCESS_TAG]) is False
+    assert tracking.end_runs_of_dead_processes(uri) == 2
+    for run_id, status in ((dead, "KILLED"), (reused, "KILLED"), (alive, "RUNNING"), (elsewhere, "RUNNING")):
+        assert client.get_run(run_id).info.status == status
+    assert client.get_run(dead).data.tags["error"] == tracking.ABANDONED
+    for run_id in (alive, elsewhere):
+        client.set_terminated(run_id)
+
+
+def test_a_study_that_runs_in_a_live_process_is_not_taken_over(client):
+    experiment = client.create_experiment("tracking-live-study")
+    sleeper = subprocess.Popen(["sleep", "120"])
+    try:
+        owner = f"{socket.gethostname()}:{sleeper.pid}:{tracking._start_time(sleeper.pid)}"
+        run = client.create_run(experiment, tags={tracking.STUDY_KEY: "live-study", tracking.PROCESS_TAG: owner})
+        with pytest.raises(tracking.UserError, match=rf"^this study is running now, in process {owner} \(run "
+                                                     rf"{run.info.run_id}\): wait for it to end, or stop that process$"):
+            tracking.end_abandoned_runs("live-study")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert tracking.end_abandoned_runs("live-study") == 1
+    assert client.get_run(run.info.run_id).info.status == "KILLED"

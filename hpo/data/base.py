@@ -38,7 +38,8 @@ class ImageFiles:
         if isinstance(index, (int, np.integer)):
             return self[[index]][0]
         files = self.subset(index).paths
-        _require_memory(len(files) * self.size * self.size * 3, f"{len(files)} images of {self.size} px")
+        require_memory(len(files) * self.size * self.size * 3, f"decoding {len(files)} images of {self.size} px",
+                       "lower the sizes (train, val, subset.whole) in the profile")
         return read_images(files, self.size, self.home)
 
     def __array__(self, dtype=None, copy=None):
@@ -58,12 +59,11 @@ def _available_memory() -> int | None:
     return None  # elsewhere, let the allocation decide
 
 
-def _require_memory(nbytes: int, what: str) -> None:
-    """Refuse, with a line saying so, an array that would not fit the memory available now."""
+def require_memory(nbytes: int, what: str, fix: str) -> None:
+    """Refuse, with a line saying what to `fix`, an array that would not fit the memory available now."""
     free = _available_memory()
     if free is not None and nbytes > free:
-        raise UserError(f"decoding {what} needs {_size(nbytes)}, more than the {_size(free)} of memory "
-                        f"available: lower the sizes (train, val, subset.whole) in the profile")
+        raise UserError(f"{what} needs {_size(nbytes)}, more than the {_size(free)} of memory available: {fix}")
 
 
 def _size(nbytes: int) -> str:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from hpo.data.base import require_memory
+
 
 def resize(images: np.ndarray, size: int, chunk: int = 2048) -> np.ndarray:
     """uint8 (N, H, W, 3) -> float32 (N, size, size, 3), bilinear, in chunks to bound memory."""
+    require_memory(len(images) * size * size * 3 * 4, f"resizing {len(images)} images to input_size={size}",
+                   "lower input_size (the profile's space, or --input-size)")
     if images.shape[1:3] == (size, size):
         return images.astype(np.float32)
     out = np.empty((len(images), size, size, 3), dtype=np.float32)

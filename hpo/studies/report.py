@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hpo import tracking
 from hpo.errors import UserError
 from hpo.mlflow_ui import run_url
 from hpo.report import figures, page, tables
@@ -321,6 +322,10 @@ def run_report(profile: str, seed: int | None = None, study_ids: list[str] | Non
     reader = TrackingReader(uri)
     out = Path(out)
     with reading(reader.uri):
+        ended = tracking.end_runs_of_dead_processes(reader.uri)  # so that none shows as running
+        if ended:
+            print(f"ended KILLED {ended} run(s) left RUNNING by processes of this machine that no longer run",
+                  flush=True)
         found, profile, seed = find_studies(reader, profile, seed, study_ids or [])
         pairs_csv = None
         if found["compare"].run:
