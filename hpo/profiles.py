@@ -19,6 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from hpo.errors import UserError
 
 PROFILES_DIR = Path(__file__).resolve().parents[1] / "profiles"
+# What each backbone is, as far as a profile can be checked against it without building it:
+# its layers (k counts from the top of these) and its smallest input size.
+BACKBONE_LAYERS = {"compact": 42, "xception": 132}
+MIN_INPUT_SIZE = {"compact": 32, "xception": 71}
 OPTIMIZERS = ("adam", "adadelta", "rmsprop", "sgd")
 Optimizer = Literal["adam", "adadelta", "rmsprop", "sgd"]
 # Every number has a range: far beyond these, a value is a typo that would exhaust memory or time
@@ -300,6 +304,7 @@ class Profile(_Strict):
     def _consistent(self):
         if self.backbone.name == "compact" and self.backbone.weights == "pretrained" and self.datasets.source is None:
             raise ValueError("datasets.source: a pretrained compact backbone needs a source dataset")
+        self._fits_backbone()
         if self.space.grid.size > self.budget.configurations:
             raise ValueError(f"space.grid has {self.space.grid.size} points, more than "
                              f"budget.configurations ({self.budget.configurations})")
@@ -314,6 +319,24 @@ class Profile(_Strict):
                 raise ValueError(f"subset.whole.class_fractions: {len(fractions)} fractions for the "
                                  f"{len(classes)} classes of {self.subset.dataset}")
         return self
+
+    def _fits_backbone(self) -> None:
+        """Every space and the grid within the backbone's layers and above its smallest input, so
+        that no stage accepts what another would fail on."""
+        name = self.backbone.name
+        layers, smallest = BACKBONE_LAYERS[name], MIN_INPUT_SIZE[name]
+        for section, spec in (("initial", self.space.initial), ("applied", self.space.applied),
+                              ("grid", self.space.grid)):
+            too_deep = [k for k in spec.fine_tuned_layers if k > layers]
+            if too_deep:
+                raise ValueError(f"space.{section}: fine_tuned_layers {too_deep} exceed the {name} backbone "
+                                 f"({layers} layers)")
+            small = [size for size in getattr(spec, "input_size", []) if size < smallest]
+            if small:
+                raise ValueError(f"space.{section}: input_size {small} is below the {name} minimum of {smallest}")
+        if self.backbone.pretrain is not None and self.backbone.pretrain.input_size < smallest:
+            raise ValueError(f"backbone: pretrain.input_size {self.backbone.pretrain.input_size} is below the {name} "
+                             f"minimum of {smallest}")
 
     @property
     def argument(self) -> str:

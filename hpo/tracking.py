@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 import mlflow
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from hpo.errors import UserError, one_line
@@ -141,9 +142,12 @@ def stage_run(stage: str, run_name: str, tags: dict[str, str]):
 
 
 def _new_stage_run(stage: str, run_name: str):
-    if not os.environ.get("MLFLOW_RUN_ID"):
-        mlflow.set_experiment(stage)
-    run = mlflow.start_run(run_name=run_name)
+    try:
+        if not os.environ.get("MLFLOW_RUN_ID"):
+            mlflow.set_experiment(stage)
+        run = mlflow.start_run(run_name=run_name)  # under `mlflow run`: the run of MLFLOW_RUN_ID
+    except MlflowException as e:  # a deleted experiment, a run id that names no run
+        raise UserError(f"cannot open the {stage} run in {tracking_uri()} ({one_line(e, 300)})") from None
     _mark_model_training(run.info.experiment_id)
     return run
 

@@ -107,3 +107,14 @@ def test_a_study_that_runs_in_a_live_process_is_not_taken_over(client):
         sleeper.wait()
     assert tracking.end_abandoned_runs("live-study") == 1
     assert client.get_run(run.info.run_id).info.status == "KILLED"
+
+
+def test_a_deleted_experiment_or_a_run_id_of_no_run_is_one_line(client, monkeypatch):
+    client.delete_experiment(client.create_experiment("tracking-deleted"))
+    with pytest.raises(tracking.UserError, match=r"^cannot open the tracking-deleted run in .* \(.*deleted experiment"):
+        with tracking.stage_run("tracking-deleted", "never", {}):
+            pass
+    monkeypatch.setenv("MLFLOW_RUN_ID", "0123456789abcdef0123456789abcdef")
+    with pytest.raises(tracking.UserError, match=r"^cannot open the tracking-bogus run in .* \(Run .*not found"):
+        with tracking.stage_run("tracking-bogus", "never", {}):
+            pass

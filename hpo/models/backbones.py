@@ -17,9 +17,9 @@ import keras
 from keras import layers
 
 from hpo.errors import UserError, one_line
+from hpo.profiles import MIN_INPUT_SIZE
 
 XCEPTION_NOTOP_FILE = "xception_weights_tf_dim_ordering_tf_kernels_notop.h5"
-MIN_INPUT_SIZE = {"xception": 71, "compact": 32}
 
 
 def min_input_size(name: str) -> int:

@@ -16,7 +16,7 @@ from hpo.executor import worker
 from hpo.search import METHODS
 from hpo.search.loop import SearchResult
 from hpo.space import config_space, constants
-from hpo.studies.searching import check_request, check_space, checkpoint_root, remove_checkpoints, search
+from hpo.studies.searching import check_request, checkpoint_root, remove_checkpoints, search
 
 METHOD_ORDER = ("grid", "random", "tpe", "asha")
 TABLE6_CAPTION = "Table 6 analogue: best validation accuracy per method (test accuracy of that configuration)"
@@ -99,7 +99,7 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
     budget = budget or profile.budget.epochs
     check_request(profile, datasets, methods, budget)
     prepared, manifest = require_prepared(profile, seed)
-    check_space(profile, n_layers=len(worker.backbone(profile, seed)().layers))
+    worker.backbone(profile, seed)()  # loaded now: a missing or damaged backbone fails before any run
     key = tracking.study_key("compare", profile, seed, manifest["data_checksum"], datasets=datasets,
                              methods=methods, budget=budget)
     tags = {**tracking.provenance_tags("compare", profile, seed, manifest["data_checksum"]),

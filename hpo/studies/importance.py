@@ -26,7 +26,7 @@ from hpo.report.importance import ImportanceResult, fanova_importances, plot_mar
 from hpo.search.base import Fifo
 from hpo.search.grid import GridSearcher
 from hpo.space import config_space, sample_configurations
-from hpo.studies.searching import check_space, search
+from hpo.studies.searching import search
 
 POOLED = "all datasets"
 TOP_PAIRS = 2  # Table 5 lists the two most important pairs
@@ -100,7 +100,7 @@ def run_importance(profile, seed: int, datasets: list[str] | None = None,
     for name in datasets:
         profile.target(name)
     prepared, manifest = require_prepared(profile, seed)
-    check_space(profile, n_layers=len(worker.backbone(profile, seed)().layers), section="initial")
+    worker.backbone(profile, seed)()  # loaded now: a missing or damaged backbone fails before any run
     study = f"importance-{profile.name}-seed{seed}"
     key = tracking.study_key("importance", profile, seed, manifest["data_checksum"], datasets=datasets)
     tags = {**tracking.provenance_tags("importance", profile, seed, manifest["data_checksum"]),

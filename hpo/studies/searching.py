@@ -15,7 +15,6 @@ from hpo.errors import UserError
 from hpo.executor.drivers import InProcessDriver
 from hpo.executor.trials import MethodTrials
 from hpo.executor.worker import TrialSpec
-from hpo.models import min_input_size
 from hpo.search import METHODS
 from hpo.search.asha import milestones
 from hpo.search.base import Method
@@ -44,19 +43,6 @@ def check_request(profile, datasets: list[str], methods: list[str], budget: int)
     if {"grid", "random", "tpe"} & set(methods) and budget < profile.budget.epochs_per_configuration:
         raise UserError(f"budget {budget} cannot pay one configuration of "
                         f"{profile.budget.epochs_per_configuration} epochs")
-
-
-def check_space(profile, n_layers: int, section: str = "applied") -> None:
-    """A space (and, for the applied one, the grid) must fit the backbone, or every trial would fail."""
-    spec = getattr(profile.space, section)
-    layers = spec.fine_tuned_layers + (profile.space.grid.fine_tuned_layers if section == "applied" else [])
-    too_deep = [k for k in layers if k > n_layers]
-    if too_deep:
-        raise UserError(f"space.{section}: fine_tuned_layers {too_deep} exceed the {profile.backbone.name} backbone "
-                        f"({n_layers} layers)")
-    small = [s for s in spec.input_size if s < min_input_size(profile.backbone.name)]
-    if small:
-        raise UserError(f"space.{section}.input_size {small} is below the {profile.backbone.name} minimum")
 
 
 def checkpoint_root(study_run_id: str) -> Path:

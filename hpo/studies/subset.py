@@ -39,7 +39,7 @@ from hpo.executor.trials import MethodTrials
 from hpo.executor.worker import TrialSpec, train_job
 from hpo.jobs import Job, Outcome
 from hpo.search.asha import asha
-from hpo.studies.searching import check_request, check_space, checkpoint_root, remove_checkpoints, search
+from hpo.studies.searching import check_request, checkpoint_root, remove_checkpoints, search
 
 
 @dataclass(frozen=True)
@@ -135,8 +135,8 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
     if "subsets" not in manifest:
         raise UserError(f"the prepared data of profile {profile.name} has no subsets: "
                         f"run `hpo prepare --profile {profile.argument} --seed {seed} --force`")
-    check_space(profile, n_layers=len(worker.backbone(profile, seed)().layers))
     whole, _ = load_subset(profile, seed, "whole")
+    worker.backbone(profile, seed)()  # loaded now: a missing or damaged backbone fails before any run
     # The final training runs R epochs: the longest any configuration trains in ASHA, so the
     # chosen configuration is trained as long as it was when it was chosen (on more images).
     final_epochs = profile.asha.R
