@@ -14,7 +14,7 @@ import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from hpo.errors import Terminated, UserError, one_line  # noqa: E402
-from hpo.profiles import MAX_EPOCHS  # noqa: E402
+from hpo.profiles import MAX_EPOCHS, MAX_LEARNING_RATE  # noqa: E402
 
 
 def _import_backend_quietly() -> None:
@@ -71,6 +71,14 @@ def _number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
+def _learning_rate(text: str) -> float:
+    value = _number(text)
+    if not 0 < value <= MAX_LEARNING_RATE:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"expected a learning rate above 0 and at most {MAX_LEARNING_RATE:g}, "
+                                         f"got {text!r}")
+    return value
+
+
 def _budget(text: str) -> int | None:
     """Epochs per method, or 'profile' for the profile's budget.epochs."""
     return None if text.strip().lower() == "profile" else _integer(text, 1, MAX_EPOCHS)
@@ -121,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = stages.add_parser("train", help="one fine-tuning trial, logged as one MLflow run")
     _common(train)
     train.add_argument("--dataset", help="target dataset of the profile (default: its first)")
-    train.add_argument("--learning-rate", type=_number)
+    train.add_argument("--learning-rate", type=_learning_rate)
     train.add_argument("--dropout", type=_number)
     train.add_argument("--optimizer", help="adam, adadelta, rmsprop or sgd")
     train.add_argument("--fine-tuned-layers", type=_integer, help="train the last k backbone layers (0: head only)")

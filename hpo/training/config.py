@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 
 from hpo.errors import UserError
-from hpo.profiles import MAX_BATCH, MAX_INPUT_SIZE, MAX_LAYERS, MAX_LEARNING_RATE, OPTIMIZERS
+from hpo.profiles import MAX_BATCH, MAX_INPUT_SIZE, MAX_LAYERS, OPTIMIZERS
 
 LIMITS = {"fine_tuned_layers": (0, MAX_LAYERS), "input_size": (1, MAX_INPUT_SIZE), "batch_size": (1, MAX_BATCH)}
 
@@ -23,10 +23,11 @@ class TrialConfig:
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
             raise UserError(f"unknown optimizer {self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+        # finite and positive; what a user may ask for (at most MAX_LEARNING_RATE) is checked where
+        # they give it, the profile and the command line
         if not (isinstance(self.learning_rate, (int, float)) and math.isfinite(self.learning_rate)
-                and 0 < self.learning_rate <= MAX_LEARNING_RATE):
-            raise UserError(f"learning_rate must be a positive number up to {MAX_LEARNING_RATE:g}, "
-                            f"got {self.learning_rate!r}")
+                and self.learning_rate > 0):
+            raise UserError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
         if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
             raise UserError(f"dropout must lie in [0, 1), got {self.dropout!r}")
         for name, (low, high) in LIMITS.items():

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from hpo import tracking
+from hpo.errors import UserError
 from hpo.studies.train import default_config, run_train
 
 pytestmark = pytest.mark.slow
@@ -47,8 +48,9 @@ def _cli(*args):
 
 @pytest.mark.parametrize("args,message", [
     (["--optimizer", "nesterov"], "unknown optimizer 'nesterov'"),
-    (["--learning-rate", "0"], "learning_rate must be a positive number"),
-    (["--learning-rate", "-0.1"], "learning_rate must be a positive number"),
+    (["--learning-rate", "0"], "argument --learning-rate: expected a learning rate above 0 and at most 10, got '0'"),
+    (["--learning-rate", "-0.1"], "expected a learning rate above 0 and at most 10, got '-0.1'"),
+    (["--learning-rate", "1e308"], "expected a learning rate above 0 and at most 10, got '1e308'"),
     (["--dropout", "1.0"], r"dropout must lie in [0, 1)"),
     (["--fine-tuned-layers", "43"], "fine_tuned_layers=43 is larger than the compact backbone (42 layers)"),
     (["--dataset", "cifar100"], "dataset 'cifar100' is not in profile smoke"),
@@ -104,3 +106,13 @@ def test_a_trial_under_another_keras_backend_without_tensorflow(smoke_prepared, 
     assert [m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")] == [1]
     assert run.data.metrics["test_accuracy"] > 0.3  # 5 classes: well above chance after one epoch
     assert run.data.tags[f"version.{backend}"]
+
+
+def test_a_diverging_training_is_one_line_and_a_failed_run(smoke_prepared, client):
+    profile, _ = smoke_prepared
+    config = default_config(profile, learning_rate=1.0e12, fine_tuned_layers=9)  # past the CLI's limit of 10
+    with pytest.raises(UserError, match=r"^the training diverged: loss became nan at epoch 1: try a lower "
+                                        r"learning rate$"):
+        run_train(profile, 0, "digits", config, epochs=2)
+    run = _runs(client, query="tags.dataset = 'digits'")[0]
+    assert run.info.status == "FAILED" and run.data.tags["error"].startswith("TrainingDiverged: loss became nan")
