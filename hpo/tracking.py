@@ -48,14 +48,22 @@ def check_store(uri: str | None = None) -> None:
         path = Path(uri[len("sqlite:///"):].split("?", 1)[0])
         if (path.exists() and not path.is_file()) or not path.parent.is_dir():
             raise UserError(f"cannot use the tracking store {uri}: {path} is not a file in an existing folder: {fix}")
-    saved = {k: os.environ.get(k) for k in PROBE_ENVIRONMENT}
-    os.environ.update(PROBE_ENVIRONMENT)
     try:
-        MlflowClient(uri).search_experiments(max_results=1)
+        with environment(**PROBE_ENVIRONMENT):
+            MlflowClient(uri).search_experiments(max_results=1)
     except Exception as e:  # MLflow, SQLAlchemy, requests and URI-scheme errors alike
         reason = "nothing answers there" if "NewConnectionError" in str(e) else one_line(f"{type(e).__name__}: {e}",
                                                                                           300)
         raise UserError(f"cannot use the tracking store {uri} ({reason}): {fix}") from None
+
+
+@contextmanager
+def environment(**keys: str):
+    """Environment variables set for the duration of a block (MLflow reads its settings there)."""
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update(keys)
+    try:
+        yield
     finally:
         for key, value in saved.items():
             if value is None:

@@ -12,7 +12,6 @@ the MLflow UI's links) that no training stage needs.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from mlflow.tracking import MlflowClient
 
 from hpo.errors import UserError, one_line
 from hpo.mlflow_ui import LOCAL_UI, run_url
-from hpo.tracking import tracking_uri
+from hpo.tracking import PROBE_ENVIRONMENT, environment, tracking_uri
 
 STAGES = ("prepare", "importance", "compare", "subset")
 CURVE_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
@@ -58,20 +57,6 @@ class RunData:
         return self.tags.get("stage", "")
 
 
-@contextmanager
-def _environment(**keys: str):
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update(keys)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def _sqlite_path(uri: str) -> Path | None:
     if not uri.startswith("sqlite:///"):
         return None
@@ -91,7 +76,7 @@ class TrackingReader:
                             "or set MLFLOW_TRACKING_URI to the server that holds the studies")
         self.client = MlflowClient(self.uri)
         # MLflow retries a refused connection for minutes; while probing the store, do not
-        with _environment(MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", MLFLOW_HTTP_REQUEST_TIMEOUT="10"):
+        with environment(**PROBE_ENVIRONMENT):
             try:
                 experiments = self._all_experiments()
                 self.experiment_ids = sorted(e.experiment_id for e in experiments)
@@ -166,7 +151,7 @@ class TrackingReader:
         try:
             if path not in {a.path for a in self.client.list_artifacts(run_id, parent or None)}:
                 return None
-            with tempfile.TemporaryDirectory(prefix="hpo-report-") as scratch, _environment(
+            with tempfile.TemporaryDirectory(prefix="hpo-report-") as scratch, environment(
                     MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):
                 local = self.client.download_artifacts(run_id, path, scratch)
                 return Path(local).read_text()
