@@ -39,7 +39,11 @@ def _import_backend_quietly() -> None:
 
 
 class _Parser(argparse.ArgumentParser):
-    """A bad command line is one line, like every other bad input (not argparse's usage block)."""
+    """A bad command line is one line, like every other bad input (not argparse's usage block);
+    an option is spelled out (`--dataset` is not taken for `--datasets`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **{"allow_abbrev": False, **kwargs})
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (`{self.prog} --help` lists the options)\n")
