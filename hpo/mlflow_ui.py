@@ -53,6 +53,12 @@ def trial_run_name(method: str, trial: int, config: dict) -> str:
     return f"{method} trial {trial}" + (f" · {' '.join(keys)}" if keys else "")
 
 
+def best_trial_run_name(result) -> str:
+    """The run name of a search's best trial (a SearchResult), or '' if no trial finished."""
+    best = result.best
+    return trial_run_name(result.method, best[0].trial, best[0].config) if best else ""
+
+
 def split_inputs(name: str, entry: dict, source: Path) -> list:
     """MLflow dataset inputs for the train, validation and test splits of one prepared dataset
     (or subset) as the manifest describes it: digest = its checksum (as the report shortens it),

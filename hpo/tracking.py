@@ -36,6 +36,14 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
+def sqlite_path(uri: str) -> Path | None:
+    """The file of a sqlite store's URI; None for other stores and in-memory sqlite."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri[len("sqlite:///"):].split("?", 1)[0]
+    return None if path in ("", ":memory:") else Path(path)
+
+
 # While probing a store: MLflow retries a refused connection for minutes before its traceback.
 PROBE_ENVIRONMENT = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 
@@ -44,8 +52,8 @@ def check_store(uri: str | None = None) -> None:
     """Fail within seconds, with one line, where the tracking store cannot be reached or read."""
     uri = uri or tracking_uri()
     fix = "start its server or fix MLFLOW_TRACKING_URI (unset, it is sqlite:///mlflow.db)"
-    if uri.startswith("sqlite:///"):  # MLflow retries a path it cannot open for two minutes
-        path = Path(uri[len("sqlite:///"):].split("?", 1)[0])
+    path = sqlite_path(uri)
+    if path is not None:  # MLflow retries a path it cannot open for two minutes
         if (path.exists() and not path.is_file()) or not path.parent.is_dir():
             raise UserError(f"cannot use the tracking store {uri}: {path} is not a file in an existing folder: {fix}")
     try:

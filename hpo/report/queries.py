@@ -24,7 +24,7 @@ from mlflow.tracking import MlflowClient
 
 from hpo.errors import UserError, one_line
 from hpo.mlflow_ui import LOCAL_UI, run_url
-from hpo.tracking import PROBE_ENVIRONMENT, environment, tracking_uri
+from hpo.tracking import PROBE_ENVIRONMENT, environment, sqlite_path, tracking_uri
 
 STAGES = ("prepare", "importance", "compare", "subset")
 CURVE_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
@@ -57,20 +57,13 @@ class RunData:
         return self.tags.get("stage", "")
 
 
-def _sqlite_path(uri: str) -> Path | None:
-    if not uri.startswith("sqlite:///"):
-        return None
-    path = uri[len("sqlite:///"):].split("?", 1)[0]
-    return None if path in ("", ":memory:") else Path(path)
-
-
 class TrackingReader:
     """Read-only access to one tracking store. Construction checks that it can be read, so a
     server that is down is one line, not a long retry loop and a traceback."""
 
     def __init__(self, uri: str | None = None):
         self.uri = uri or tracking_uri()
-        path = _sqlite_path(self.uri)
+        path = sqlite_path(self.uri)
         if path is not None and not path.exists():  # MLflow would create an empty store there
             raise UserError(f"no tracking store at {self.uri} (file {path} does not exist): run a stage first, "
                             "or set MLFLOW_TRACKING_URI to the server that holds the studies")

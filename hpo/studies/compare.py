@@ -38,11 +38,9 @@ class MethodResult:
 
 
 def method_result(result: SearchResult, dataset: str) -> MethodResult:
-    best = result.best
-    run_name = mlflow_ui.trial_run_name(result.method, best[0].trial, best[0].config) if best else ""
     return MethodResult(result.method, dataset, result.budget_used, len(result.trials), result.n_failed,
                         result.best_val, result.best_test, result.best_config, result.wall_seconds,
-                        result.train_seconds, run_name)
+                        result.train_seconds, mlflow_ui.best_trial_run_name(result))
 
 
 def log_method_metrics(r: MethodResult, recorded: int) -> None:

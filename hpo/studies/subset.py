@@ -186,10 +186,9 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
                 tracking.log_metrics({**metrics, "test_accuracy": test_accuracy})
                 print(f"[{spec.dataset} {variant.name}] best val {found.best_val:.4f} on the variant, "
                       f"test {test_accuracy:.4f} after {final_epochs} epochs on the whole training set", flush=True)
-            best = found.best
-            run_name = mlflow_ui.trial_run_name(found.method, best[0].trial, best[0].config) if best else ""
             results.append(VariantResult(variant.name, spec.dataset, found.budget_used, len(found.trials),
-                                         found.n_failed, found.best_val, found.best_config, test_accuracy, run_name))
+                                         found.n_failed, found.best_val, found.best_config, test_accuracy,
+                                         mlflow_ui.best_trial_run_name(found)))
         frame = table(results)
         markdown = frame.to_markdown(index=False)
         tracking.log_text(markdown + "\n", "table7.md")
