@@ -13,6 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from hpo import store_outage  # noqa: E402
 from hpo.errors import Terminated, UserError, one_line  # noqa: E402
 from hpo.profiles import MAX_EPOCHS, MAX_LEARNING_RATE  # noqa: E402
 
@@ -259,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hpo {args.stage}: interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # a fault of the suite or its environment: one line, the traceback in a file
+        if store_outage.is_outage(e):  # a server that stopped answering outside a study's runs
+            print(f"hpo {args.stage}: error: {store_outage.outage_error()}", file=sys.stderr)
+            return 2
         print(f"hpo {args.stage}: unexpected error: {one_line(f'{type(e).__name__}: {e}', 300)} (traceback in "
               f"{_traceback_file(args.stage)}; please report it)", file=sys.stderr)
         return 1

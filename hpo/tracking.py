@@ -20,6 +20,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from hpo import store_outage
 from hpo.errors import UserError, one_line
 from hpo.jobs import Outcome
 from hpo.mlflow_ui import DESCRIPTION_TAG, EXPERIMENT_KIND_TAG, MODEL_TRAINING
@@ -51,6 +52,7 @@ PROBE_ENVIRONMENT = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUES
 def check_store(uri: str | None = None) -> None:
     """Fail within seconds, with one line, where the tracking store cannot be reached or read."""
     uri = uri or tracking_uri()
+    store_outage.wait_seconds()  # a malformed HPO_TRACKING_WAIT is said before any work too
     fix = "start its server or fix MLFLOW_TRACKING_URI (unset, it is sqlite:///mlflow.db)"
     path = sqlite_path(uri)
     if path is not None:  # MLflow retries a path it cannot open for two minutes
@@ -81,13 +83,17 @@ def environment(**keys: str):
 
 
 def client(uri: str | None = None) -> MlflowClient:
-    """A client of the store at `uri` (by default tracking_uri()), for writing by run id."""
-    return MlflowClient(uri or tracking_uri())
+    """A client of the store at `uri` (by default tracking_uri()), for writing by run id; a server
+    that stops answering is waited for (store_outage)."""
+    uri = uri or tracking_uri()
+    store_outage.install(uri)
+    return MlflowClient(uri)
 
 
 def configure() -> str:
-    """Point MLflow at tracking_uri(); return it."""
+    """Point MLflow at tracking_uri(), waiting for a server that stops answering; return it."""
     uri = tracking_uri()
+    store_outage.install(uri)
     mlflow.set_tracking_uri(uri)
     return uri
 
@@ -133,18 +139,35 @@ def provenance_tags(stage: str, profile, seed: int, data_checksum: str) -> dict[
 
 @contextmanager
 def _finishing(run):
-    """End `run` FINISHED, or FAILED / KILLED with the reason as tag `error`, whatever happens."""
+    """End `run` FINISHED, or FAILED / KILLED with the reason as tag `error`, whatever happens;
+    except where the server stopped answering: then it cannot be told, and the rerun ends it."""
     try:
         yield run
+    except store_outage.TrackingOutage:
+        _forget_active_run()
+        raise
     except KeyboardInterrupt:
         mlflow.set_tag("error", "interrupted")
         mlflow.end_run("KILLED")
         raise
     except BaseException as e:
+        if store_outage.is_outage(e):
+            _forget_active_run()
+            raise store_outage.outage_error() from e
         mlflow.set_tag("error", one_line(f"{type(e).__name__}: {e}", 4000))
         mlflow.end_run("FAILED")
         raise
     mlflow.end_run("FINISHED")
+
+
+def _forget_active_run() -> None:
+    """After an outage: end the active run KILLED if the server answers at once (the rerun
+    continues it); either way MLflow forgets it, instead of waiting for the server again at exit."""
+    try:
+        with environment(**PROBE_ENVIRONMENT):
+            mlflow.end_run("KILLED")  # forgets the run before it calls the server
+    except Exception:  # noqa: BLE001  (the server is away: the run stays RUNNING for the rerun to end)
+        pass
 
 
 @contextmanager
@@ -417,6 +440,7 @@ def start_trial_run(experiment_id: str, parent_run_id: str, run_name: str, tags:
     run = client.create_run(experiment_id, tags={**tags, MLFLOW_PARENT_RUN_ID: parent_run_id,
                                                  PROCESS_TAG: this_process()}, run_name=run_name)
     client.log_batch(run.info.run_id, params=[Param(str(k), str(v)) for k, v in params.items()])
+    store_outage.answered()
     return run.info.run_id
 
 
@@ -430,6 +454,7 @@ def reopen_trial_run(run: TrialRun, tags: dict[str, str]) -> None:
         client.delete_tag(run.run_id, "error")
         del run.tags["error"]
     client.log_batch(run.run_id, tags=[RunTag(k, v) for k, v in {**tags, PROCESS_TAG: this_process()}.items()])
+    store_outage.answered()
 
 
 def log_epoch_to(client: MlflowClient, run_id: str, metrics: dict[str, float], epoch: int,
@@ -440,6 +465,7 @@ def log_epoch_to(client: MlflowClient, run_id: str, metrics: dict[str, float], e
     now = int(time.time() * 1000)
     client.log_batch(run_id, metrics=[Metric(k, v, now, epoch) for k, v in metrics.items()],
                      tags=[RunTag(k, v) for k, v in (tags or {}).items()])
+    store_outage.answered()
 
 
 def end_trial_run(client: MlflowClient, run_id: str, status: str, metrics: dict[str, float] | None = None,

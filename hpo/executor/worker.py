@@ -15,7 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from hpo import timing, tracking
+from hpo import store_outage, timing, tracking
 from hpo.data.prepared import BACKBONE_FILE, load_prepared, load_subset, prepared_dir
 from hpo.data.subsets import with_class_weights
 from hpo.jobs import Outcome
@@ -142,6 +142,8 @@ def train_job(spec: TrialSpec) -> Outcome:
         end("KILLED", error="interrupted")
         raise
     except Exception as e:  # noqa: BLE001  (any failure of one trial is recorded; the study goes on)
+        if store_outage.is_outage(e):  # not the trial's failure, and the server cannot record one
+            raise store_outage.outage_error() from e
         outcome = Outcome(math.nan, math.nan, len(trained), sum(m.seconds for m in trained),
                           error=f"{type(e).__name__}: {e}")
         end("FAILED", error=outcome.error)
