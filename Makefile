@@ -27,8 +27,9 @@ run: data
 	$(MLFLOW_RUN) -e prepare --experiment-name prepare -P profile=$(PROFILE) -P seed=$(SEED)
 	$(MLFLOW_RUN) -e compare --experiment-name compare -P profile=$(PROFILE) -P seed=$(SEED)
 
-# Every test, slow ones included (what CI runs).
+# The linter (ruff, configured in pyproject.toml), then every test, slow ones included (what CI runs).
 test: setup-tests
+	ruff check .
 	@python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$status
 

@@ -5,7 +5,6 @@ for grid, random and TPE, one per fine-tuned depth for the grid) on one dataset,
 one session so their ratio is fair. Needs `hpo prepare --profile embedded` first.
 """
 
-import os
 
 import pytest
 

@@ -10,12 +10,12 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the console
 
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
+import tempfile
+from pathlib import Path
 
-from hpo import store_outage  # noqa: E402
-from hpo.errors import Terminated, UserError, one_line  # noqa: E402
-from hpo.profiles import MAX_EPOCHS, MAX_LEARNING_RATE  # noqa: E402
+from hpo import store_outage
+from hpo.errors import Terminated, UserError, one_line
+from hpo.profiles import MAX_EPOCHS, MAX_LEARNING_RATE
 
 
 def _import_backend_quietly() -> None:

@@ -11,8 +11,13 @@ import itertools
 import math
 
 import numpy as np
-from ConfigSpace import (CategoricalHyperparameter, ConfigurationSpace, Constant, OrdinalHyperparameter,
-                         UniformFloatHyperparameter)
+from ConfigSpace import (
+    CategoricalHyperparameter,
+    ConfigurationSpace,
+    Constant,
+    OrdinalHyperparameter,
+    UniformFloatHyperparameter,
+)
 from hyperopt import hp
 from skopt.space import Categorical, Real
 
@@ -100,7 +105,7 @@ def grid_points(grid: GridSpec, fixed: dict | None = None) -> list[dict]:
     """Every point of the grid exactly once, in a fixed order (skopt's Grid sampler shuffles and
     truncates, so the product is enumerated here); `fixed` adds the constant hyperparameters."""
     dims = grid_dimensions(grid)
-    return [{**(fixed or {}), **{d.name: native(v) for d, v in zip(dims, values)}}
+    return [{**(fixed or {}), **{d.name: native(v) for d, v in zip(dims, values, strict=True)}}
             for values in itertools.product(*(d.categories for d in dims))]
 
 

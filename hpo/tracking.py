@@ -166,7 +166,7 @@ def _forget_active_run() -> None:
     try:
         with environment(**PROBE_ENVIRONMENT):
             mlflow.end_run("KILLED")  # forgets the run before it calls the server
-    except Exception:  # noqa: BLE001  (the server is away: the run stays RUNNING for the rerun to end)
+    except Exception:  # the server is away: the run stays RUNNING for the rerun to end
         pass
 
 

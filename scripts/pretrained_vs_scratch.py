@@ -66,7 +66,7 @@ def main() -> int:
             best = {init: max((statistics.mean(a), key) for key, a in results.items()
                               if key[:3] == (epochs, dataset, init))[1] for init in ("pretrained", "scratch")}
             pre, scr = results[best["pretrained"]], results[best["scratch"]]
-            ahead = sum(p > s for p, s in zip(pre, scr))  # paired: both lists run over the same seeds
+            ahead = sum(p > s for p, s in zip(pre, scr, strict=True))  # paired: both lists run over the same seeds
             print(f"{epochs} epochs, {dataset}: best mean: pretrained {statistics.mean(pre):.3f} "
                   f"({min(pre):.3f}-{max(pre):.3f}; k {best['pretrained'][3]}, lr {best['pretrained'][4]:g}), "
                   f"scratch {statistics.mean(scr):.3f} ({min(scr):.3f}-{max(scr):.3f}; lr {best['scratch'][4]:g}), "

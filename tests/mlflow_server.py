@@ -52,7 +52,8 @@ class MlflowServer:
             except OSError:
                 if time.time() > deadline:
                     self.stop()
-                    raise RuntimeError(f"mlflow server did not answer on {self.url} in {self.start_timeout:.0f} s")
+                    raise RuntimeError(
+                        f"mlflow server did not answer on {self.url} in {self.start_timeout:.0f} s") from None
                 time.sleep(0.5)
 
     def stop(self) -> None:

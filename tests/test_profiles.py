@@ -1,7 +1,7 @@
 import pytest
 
 from hpo.errors import UserError
-from hpo.profiles import available_profiles, load_profile, parse_profile, PROFILES_DIR
+from hpo.profiles import PROFILES_DIR, available_profiles, load_profile, parse_profile
 
 
 def test_the_three_profiles_load():
@@ -49,7 +49,8 @@ def _broken(old: str, new: str) -> str:
      r"space\.initial\.learning_rate: low \(0\.1\) must be below high"),
     ("dropout: {low: 0.01, high: 0.4}", "dropout: {low: 0.01, high: 1.5}", r"space\.initial: dropout: must lie in"),
     ("optimizer: [adam, adadelta, rmsprop, sgd]", "optimizer: [adam, nesterov]", r"space\.initial\.optimizer\.1"),
-    ("      train: 1000             # small, as fine-tuning sets are: pretraining pays off visibly", "", r"datasets\.targets\.0\.train: required key is missing"),
+    ("      train: 1000             # small, as fine-tuning sets are: pretraining pays off visibly", "",
+     r"datasets\.targets\.0\.train: required key is missing"),
     ("  tpe_startup: 4", "  tpe_startup: 40", r"budget: tpe_startup \(40\) exceeds configurations"),
 ])
 def test_malformed_profile_gives_one_line_naming_the_key(old, new, message):

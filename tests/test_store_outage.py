@@ -116,7 +116,8 @@ def _compare(server: MlflowServer, folder, wait_s: int, methods: str) -> subproc
     folder.mkdir(exist_ok=True)
     with open(folder / "stdout", "w") as stdout:
         return subprocess.Popen([sys.executable, "-m", "hpo", "compare", "--profile", "smoke", "--seed", "0",
-                                 "--datasets", "digits", "--methods", methods, "--budget", "8"], stdout=stdout, stderr=subprocess.PIPE, text=True, env=env, cwd=folder)
+                                 "--datasets", "digits", "--methods", methods, "--budget", "8"],
+                                stdout=stdout, stderr=subprocess.PIPE, text=True, env=env, cwd=folder)
 
 
 def _epochs_logged(server: MlflowServer) -> int:

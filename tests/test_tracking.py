@@ -99,8 +99,9 @@ def test_a_study_that_runs_in_a_live_process_is_not_taken_over(client):
     try:
         owner = f"{socket.gethostname()}:{sleeper.pid}:{tracking._start_time(sleeper.pid)}"
         run = client.create_run(experiment, tags={tracking.STUDY_KEY: "live-study", tracking.PROCESS_TAG: owner})
-        with pytest.raises(tracking.UserError, match=rf"^this study is running now, in process {owner} \(run "
-                                                     rf"{run.info.run_id}\): wait for it to end, or stop that process$"):
+        expected = (rf"^this study is running now, in process {owner} \(run {run.info.run_id}\): wait for it to "
+                    "end, or stop that process$")
+        with pytest.raises(tracking.UserError, match=expected):
             tracking.end_abandoned_runs("live-study")
     finally:
         sleeper.kill()

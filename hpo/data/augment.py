@@ -17,6 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 from hpo.profiles import AUGMENTATIONS  # ("rotation", "zoom", "vertical_flip"): the profile's choices
+
 MAX_ROTATION_DEGREES = 10.0
 MAX_ZOOM = 0.10  # zoom factor drawn from [1 - MAX_ZOOM, 1 + MAX_ZOOM]; above 1 magnifies
 
@@ -59,9 +60,9 @@ def augment(images: np.ndarray, labels: np.ndarray, seed: int,
     for name in augmentations:
         rng = np.random.default_rng([seed, AUGMENTATIONS.index(name)])
         if name == "rotation":
-            altered = (rotate(x, a) for x, a in zip(images, rng.uniform(0.0, MAX_ROTATION_DEGREES, n)))
+            altered = (rotate(x, a) for x, a in zip(images, rng.uniform(0.0, MAX_ROTATION_DEGREES, n), strict=True))
         elif name == "zoom":
-            altered = (zoom(x, f) for x, f in zip(images, rng.uniform(1 - MAX_ZOOM, 1 + MAX_ZOOM, n)))
+            altered = (zoom(x, f) for x, f in zip(images, rng.uniform(1 - MAX_ZOOM, 1 + MAX_ZOOM, n), strict=True))
         else:
             altered = (vertical_flip(x) for x in images)
         copies.append(np.array([_to_uint8(x) for x in altered], dtype=np.uint8).reshape(images.shape))

@@ -5,9 +5,9 @@ the same numbers either way."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from pathlib import Path
+
+import numpy as np
 
 from hpo.data.base import LabelledImages, as_rgb, register
 from hpo.data.fashion_mnist import read_idx

@@ -74,7 +74,7 @@ def check_ground_truth(csv_path: Path, files: list[Path], labels: np.ndarray) ->
     if any(len(row) != 2 for row in rows):
         raise UserError(f"{csv_path}: expected rows `image_id,label`: download {FOLDER} again from {HOME}")
     truth = dict(rows)
-    for file, label in zip(files, labels.tolist()):
+    for file, label in zip(files, labels.tolist(), strict=True):
         expected = truth.pop(file.stem, None)
         if expected != CLASS_NAMES[label]:
             said = f"says {expected}" if expected else "does not list it"

@@ -48,7 +48,7 @@ def fill(directory: Path = DATA_DIR) -> list[Path]:
     digits_dir = directory / DIGITS_DIR
     digits_dir.mkdir(parents=True, exist_ok=True)
     bunch = load_digits()
-    for name, array in zip(DIGITS_FILES, (bunch.images, bunch.target)):
+    for name, array in zip(DIGITS_FILES, (bunch.images, bunch.target), strict=True):
         write_idx(digits_dir / name, array)
         written.append(digits_dir / name)
     assert len(written) == 2 * len(FILES) + len(DIGITS_FILES)

@@ -71,7 +71,7 @@ def read_list(path: Path) -> tuple[list[str], np.ndarray]:
 def class_names(files: list[str], labels: np.ndarray, source: Path) -> tuple[str, ...]:
     """Breed names from the folder names (n02085620-Chihuahua -> Chihuahua), one folder per label."""
     folders: dict[int, set[str]] = {}
-    for file, label in zip(files, labels.tolist()):
+    for file, label in zip(files, labels.tolist(), strict=True):
         folders.setdefault(label, set()).add(file.split("/")[0])
     n = len(folders)
     if sorted(folders) != list(range(n)) or any(len(f) != 1 for f in folders.values()):

@@ -70,7 +70,7 @@ def _draw(labels: np.ndarray, pool: np.ndarray, train_counts, val_counts, seed: 
     train, the rest validate."""
     rng = np.random.default_rng(seed)
     train, val = [], []
-    for k, (n_train, n_val) in enumerate(zip(train_counts, val_counts)):
+    for k, (n_train, n_val) in enumerate(zip(train_counts, val_counts, strict=True)):
         members = pool[labels[pool] == k]
         if len(members) < n_train + n_val:
             raise UserError(f"subset {what}: class {k} has {len(members)} images to draw from, fewer than the "

@@ -141,7 +141,7 @@ def train_job(spec: TrialSpec) -> Outcome:
     except KeyboardInterrupt:
         end("KILLED", error="interrupted")
         raise
-    except Exception as e:  # noqa: BLE001  (any failure of one trial is recorded; the study goes on)
+    except Exception as e:  # any failure of one trial is recorded; the study goes on
         if store_outage.is_outage(e):  # not the trial's failure, and the server cannot record one
             raise store_outage.outage_error() from e
         outcome = Outcome(math.nan, math.nan, len(trained), sum(m.seconds for m in trained),

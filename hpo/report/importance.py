@@ -27,8 +27,14 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
-from ConfigSpace import (CategoricalHyperparameter, ConfigurationSpace, Constant, OrdinalHyperparameter,
-                         UniformFloatHyperparameter, UniformIntegerHyperparameter)
+from ConfigSpace import (
+    CategoricalHyperparameter,
+    ConfigurationSpace,
+    Constant,
+    OrdinalHyperparameter,
+    UniformFloatHyperparameter,
+    UniformIntegerHyperparameter,
+)
 
 from hpo.errors import UserError
 
@@ -131,7 +137,7 @@ def _finite(configs: list[dict], scores: list[float]) -> tuple[list[dict], np.nd
     if np.ptp(y) == 0:
         raise UserError(f"all {len(y)} scores are equal ({y[0]:g}): there is no variance to attribute to "
                         "hyperparameters; train longer or widen the space")
-    return [c for c, k in zip(configs, keep) if k], y
+    return [c for c, k in zip(configs, keep, strict=True) if k], y
 
 
 def _fit(fanova_class, X: pd.DataFrame, y: np.ndarray, cs: ConfigurationSpace, **options):

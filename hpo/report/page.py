@@ -55,7 +55,7 @@ def table_html(frame: pd.DataFrame, best: Iterable[tuple[int, str]] = (),
     rows = []
     for i, record in enumerate(frame.itertuples(index=False)):
         cells = []
-        for column, value in zip(frame.columns, record):
+        for column, value in zip(frame.columns, record, strict=True):
             text = escape(cell_text(value))
             href = links[column](value) if column in links else None
             if href:

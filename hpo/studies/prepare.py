@@ -11,8 +11,19 @@ from pathlib import Path
 import keras
 
 from hpo import tracking
-from hpo.data.prepared import (BACKBONE_FILE, build_split, checksum, combined_checksum, load_images, prepared_dir,
-                               read_manifest, save_split, split_images, subset_file, write_manifest)
+from hpo.data.prepared import (
+    BACKBONE_FILE,
+    build_split,
+    checksum,
+    combined_checksum,
+    load_images,
+    prepared_dir,
+    read_manifest,
+    save_split,
+    split_images,
+    subset_file,
+    write_manifest,
+)
 from hpo.data.splits import describe
 from hpo.data.subsets import build_subsets
 from hpo.models.backbones import compact, resolve_xception_weights

@@ -211,7 +211,7 @@ def _marginals(study: RunData) -> tuple[dict, str]:
         except UserError as e:
             problems.append(f"{label} ({e})")
             continue
-        again = dict(zip(result.individual["hyperparameter"], result.individual["importance"]))
+        again = dict(zip(result.individual["hyperparameter"], result.individual["importance"], strict=True))
         if any(abs(again.get(k[len("importance_"):], -1) - v) > 1e-6 for k, v in logged[label].metrics.items()
                if k.startswith("importance_") and not k.startswith("importance_std_")):
             problems.append(f"{label} (recomputed importances differ from the logged ones: profile {name} "
@@ -296,7 +296,7 @@ def _runs_section(reader: TrackingReader, found: dict[str, Found]) -> str:
     if not rows:
         return page.note_html("No child runs.")
     frame = pd.DataFrame(rows)
-    link_of = dict(zip(frame["run"], frame.pop("_link")))
+    link_of = dict(zip(frame["run"], frame.pop("_link"), strict=True))
     return page.table_html(frame, links={"run": link_of.get})
 
 
@@ -307,7 +307,8 @@ def _intro(reader: TrackingReader, profile: str, seed: int | None, found: dict[s
                        f"{reader.uri}: for each stage, the latest study run that FINISHED for this profile and seed "
                        "(runs still RUNNING, FAILED or KILLED are passed over), unless a study run was given with "
                        "--study. Run links open the MLflow UI at " + reader.ui_base()
-                       + ("" if reader.ui_base() == reader.uri.rstrip("/") else " (where make ui serves this store)") + "."),
+                       + ("" if reader.ui_base() == reader.uri.rstrip("/") else " (where make ui serves this store)")
+                       + "."),
         _provenance(reader, found)])
 
 

@@ -49,7 +49,8 @@ class FeatureCache:
         return fingerprint(*(np.asarray(w) for w in prefix.get_weights()))
 
     def key(self, images: np.ndarray, input_size: int, cut: int, prefix: keras.Model, weights: str) -> str:
-        return hashlib.sha1(f"{self._images_id(images)}|{input_size}|{cut}|{prefix.name}|{weights}".encode()).hexdigest()
+        identity = f"{self._images_id(images)}|{input_size}|{cut}|{prefix.name}|{weights}"
+        return hashlib.sha1(identity.encode()).hexdigest()
 
     @property
     def memory_used(self) -> int:
@@ -83,9 +84,9 @@ class FeatureCache:
             self.disk_dir.mkdir(parents=True, exist_ok=True)
             partial = [p.with_suffix(".partial.npy") for p in on_disk]
             arrays = [np.lib.format.open_memmap(p, mode="w+", dtype=a.dtype, shape=(len(images), *a.shape[1:]))
-                      for p, a in zip(partial, probe)]
+                      for p, a in zip(partial, probe, strict=True)]
             self._fill(prefix, images, input_size, arrays)
-            for array, tmp, final in zip(arrays, partial, on_disk):
+            for array, tmp, final in zip(arrays, partial, on_disk, strict=True):
                 array.flush()
                 tmp.rename(final)  # complete files only: an interrupted fill is never read back
             return [np.load(p, mmap_mode="r") for p in on_disk]
@@ -104,7 +105,7 @@ class FeatureCache:
 
     def _fill(self, prefix, images, input_size, arrays) -> None:
         for start in range(0, len(images), CHUNK):
-            for target, chunk in zip(arrays, self._run(prefix, images[start:start + CHUNK], input_size)):
+            for target, chunk in zip(arrays, self._run(prefix, images[start:start + CHUNK], input_size), strict=True):
                 target[start:start + len(chunk)] = chunk
 
 

@@ -195,7 +195,7 @@ def _evaluation_set(sources: list, y, x: Callable[[], object], resized_to: int |
     arrays = [*sources, y]
     key = (resized_to, *(id(a) for a in arrays))
     kept = _EVAL_SETS.get(key)
-    if kept is not None and all(a is b for a, b in zip(kept[0], arrays)):
+    if kept is not None and all(a is b for a, b in zip(kept[0], arrays, strict=True)):
         _EVAL_SETS.move_to_end(key)
         return kept[1], None
     inputs = x()
@@ -258,7 +258,8 @@ def save_checkpoint(model: keras.Model, trained: keras.Model, result: TrialResul
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     np.savez(path / CHECKPOINT_MODEL, *model.get_weights())
-    np.savez(path / CHECKPOINT_OPTIMIZER, **{_slot(v): keras.ops.convert_to_numpy(v) for v in trained.optimizer.variables})
+    np.savez(path / CHECKPOINT_OPTIMIZER,
+             **{_slot(v): keras.ops.convert_to_numpy(v) for v in trained.optimizer.variables})
     (path / CHECKPOINT_STATE).write_text(json.dumps({"config": result.config.as_dict(),
                                                      "epochs_done": result.epochs_done}))
     return path

@@ -38,7 +38,8 @@ def cifar100(folder: Path, n_train=6, n_test=4, as_archive=True, per_class=False
         rng = np.random.default_rng(0)
         train_labels, test_labels = (rng.permutation(np.arange(n * n_classes) % n_classes) for n in (n_train, n_test))
     else:
-        train_labels, test_labels = (np.random.default_rng(s).integers(0, n_classes, n) for s, n in ((1, n_train), (2, n_test)))
+        train_labels, test_labels = (np.random.default_rng(s).integers(0, n_classes, n)
+                                     for s, n in ((1, n_train), (2, n_test)))
     parts = {"train": _cifar_batch(train_labels, 1), "test": _cifar_batch(test_labels, 2),
              "meta": {b"fine_label_names": CIFAR_NAMES, b"coarse_label_names": [b"fruit"]}}
     blobs = {f"cifar-100-python/{name}": pickle.dumps(content, protocol=2) for name, content in parts.items()}
@@ -81,7 +82,7 @@ def stanford_dogs(folder: Path, as_tars=True, per_class=(3, 3, 2)):
     train_list.mat, test_list.mat), or their contents. Returns the relative paths and 0-based labels."""
     staged = folder / "staged" if as_tars else folder
     files, labels = [], []
-    for label, (breed, count) in enumerate(zip(BREEDS, per_class)):
+    for label, (breed, count) in enumerate(zip(BREEDS, per_class, strict=True)):
         (staged / "Images" / breed).mkdir(parents=True)
         for k in range(count):
             name = f"{breed}/{breed.split('-')[0]}_{1000 + k}.jpg"
@@ -115,7 +116,7 @@ def mio_tcd(parent: Path, per_class=2, gt=True):
     counts = [per_class] * len(MIO_CLASSES) if isinstance(per_class, int) else list(per_class)
     root = parent / "MIO-TCD-Classification"
     rows, labels, next_id = [], [], 0
-    for label, (name, count) in enumerate(zip(MIO_CLASSES, counts)):
+    for label, (name, count) in enumerate(zip(MIO_CLASSES, counts, strict=True)):
         (root / "train" / name).mkdir(parents=True)
         for k in range(count):
             image_id = f"{next_id:08d}"

@@ -17,7 +17,7 @@ def test_four_times_the_images_originals_first_labels_kept():
     assert np.array_equal(ya, np.tile(y, 4))
     for copy in range(1, 4):  # every copy is altered, and is the copy of the image at the same place
         block = xa[copy * len(x):(copy + 1) * len(x)]
-        assert all(not np.array_equal(a, b) for a, b in zip(block, x))
+        assert all(not np.array_equal(a, b) for a, b in zip(block, x, strict=True))
 
 
 def test_the_copies_are_rotated_zoomed_and_flipped_upside_down():

@@ -28,7 +28,7 @@ def test_reads_the_folder_or_archive(tmp_path, small, given):
     assert data.images.shape == (22, 12, 12, 3) and data.images.dtype == np.uint8
     assert data.labels.dtype == np.int64 and data.labels.tolist() == labels
     assert data.class_names == CLASS_NAMES and len(CLASS_NAMES) == 11
-    for image, label in zip(data.images, labels):
+    for image, label in zip(data.images, labels, strict=True):
         assert np.abs(image.astype(int) - miniatures.mio_colour(label)).max() <= 8
 
 
@@ -98,7 +98,7 @@ def test_only_the_images_taken_are_decoded(tmp_path, small):
     taken = np.array([0, 4, 30])
     images = data.images[taken]
     assert images.shape == (3, 12, 12, 3) and images.dtype == np.uint8
-    for image, label in zip(images, data.labels[taken]):
+    for image, label in zip(images, data.labels[taken], strict=True):
         assert np.abs(image.astype(int) - miniatures.mio_colour(label)).max() <= 8
     cars = data.select_classes([4])  # still undecoded
     assert len(cars.images) == 3 and cars.labels.tolist() == [0, 0, 0] and cars.class_names == ("car",)

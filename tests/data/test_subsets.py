@@ -5,8 +5,14 @@ import pytest
 
 from hpo.data.base import LabelledImages, SplitData
 from hpo.data.splits import class_counts, split_indices
-from hpo.data.subsets import (SUBSETS, WeightedSplitData, build_subsets, class_weights, subset_indices,
-                              with_class_weights)
+from hpo.data.subsets import (
+    SUBSETS,
+    WeightedSplitData,
+    build_subsets,
+    class_weights,
+    subset_indices,
+    with_class_weights,
+)
 from hpo.errors import UserError
 from hpo.profiles import SubsetSpec
 

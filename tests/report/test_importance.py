@@ -74,7 +74,7 @@ def additive_result():
 
 
 def test_individual_importances_match_the_known_decomposition(additive_result):
-    imp = dict(zip(additive_result.individual.hyperparameter, additive_result.individual.importance))
+    imp = dict(zip(additive_result.individual.hyperparameter, additive_result.individual.importance, strict=True))
     assert set(imp) == set(TRUTH)
     # A forest is a piecewise-constant fit of 300 points: it renders the linear terms as staircases
     # and leaks 3-5% of the variance into spurious pair terms, most from the smallest, many-step
@@ -87,7 +87,7 @@ def test_individual_importances_match_the_known_decomposition(additive_result):
 
 
 def test_a_hyperparameter_without_effect_gets_no_importance(additive_result):
-    imp = dict(zip(additive_result.individual.hyperparameter, additive_result.individual.importance))
+    imp = dict(zip(additive_result.individual.hyperparameter, additive_result.individual.importance, strict=True))
     assert imp["input_size"] < 0.02 and imp["batch_size"] < 0.02
     pairs = additive_result.pairs
     assert list(pairs.columns) == ["first", "second", "importance", "std"]
@@ -103,7 +103,7 @@ def test_marginals_follow_the_objective(additive_result):
     lr = m["learning_rate"]
     assert lr.kind == "log" and lr.values[0] == pytest.approx(1e-5) and lr.values[-1] == pytest.approx(0.1)
     assert lr.mean[-1] - lr.mean[0] == pytest.approx(A, rel=0.2)
-    mean = dict(zip(m["optimizer"].values, m["optimizer"].mean))
+    mean = dict(zip(m["optimizer"].values, m["optimizer"].mean, strict=True))
     gap = (mean["adam"] + mean["rmsprop"] - mean["adadelta"] - mean["sgd"]) / 2
     assert gap == pytest.approx(2 * C, rel=0.2)
     layers = m["fine_tuned_layers"].mean
@@ -120,7 +120,7 @@ def test_an_interaction_is_the_top_pair():
     # the variance between the main and the pair terms), the main effects within 0.07 of 3/7
     assert top["importance"] == pytest.approx(1 / 7, abs=0.07)
     assert result.pairs.importance.iloc[1] < 0.03
-    imp = dict(zip(result.individual.hyperparameter, result.individual.importance))
+    imp = dict(zip(result.individual.hyperparameter, result.individual.importance, strict=True))
     assert imp["learning_rate"] == pytest.approx(3 / 7, abs=0.08)
     assert imp["dropout"] == pytest.approx(3 / 7, abs=0.08)
 

@@ -20,7 +20,8 @@ def run(tags=None, metrics=None, params=None, children=(), histories=None, start
 
 def trial(number, vals, timestamps, status="FINISHED"):
     return run({"trial": str(number), "status": status}, {"val_accuracy": vals[-1]},
-               histories={"val_accuracy": [Point(t, s, v) for s, (t, v) in enumerate(zip(timestamps, vals), 1)]})
+               histories={"val_accuracy": [Point(t, s, v)
+                                           for s, (t, v) in enumerate(zip(timestamps, vals, strict=True), 1)]})
 
 
 def method(dataset, name, best_val, best_test, trials=(), start=0, **metrics):

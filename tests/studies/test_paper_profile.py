@@ -27,7 +27,8 @@ def paper_scaled(folder, datasets=("cifar100", "stanford_dogs", "mio_tcd")):
     miniatures.stanford_dogs(folder / "dogs", per_class=(8, 8, 7))  # all 23 used, as all 20,580
     mio_root, _ = miniatures.mio_tcd(folder, per_class=MIO_COUNTS)  # 165 labelled images
     profile = yaml.safe_load(Path(load_profile("paper").source_file).read_text())
-    sizes = {  # train / val / test per class: 40,000 / 10,000 / 100 per class; 15,504 / 3,876 / 10; 11,000 / 2,750 / 500
+    # train / val / test per class in the paper: 40,000 / 10,000 / 100; 15,504 / 3,876 / 10; 11,000 / 2,750 / 500
+    sizes = {
         "cifar100": {"path": str(cifar), "train": 40, "val": 10, "test_per_class": 2},
         "stanford_dogs": {"path": str(folder / "dogs"), "train": 16, "val": 4, "test_per_class": 1},
         "mio_tcd": {"path": str(mio_root), "train": 44, "val": 11, "test_per_class": 1},

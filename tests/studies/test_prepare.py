@@ -71,7 +71,7 @@ def test_same_profile_and_seed_give_the_same_backbone(smoke_prepared, tmp_path, 
     assert again["data_checksum"] == manifest["data_checksum"]
     assert again["backbone"]["source_test_accuracy"] == manifest["backbone"]["source_test_accuracy"]
     second = load_backbone(prepared_dir(profile.name, 0) / "backbone.keras").get_weights()
-    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
 
 
 def _rewrite_split(path, **arrays):

@@ -203,8 +203,8 @@ def test_cli_nonexistent_study_on_a_server(served, tmp_path):
 
 @pytest.mark.slow
 def test_the_page_renders_in_headless_chromium(served, tmp_path):
-    from matplotlib.image import imread
     import numpy as np
+    from matplotlib.image import imread
 
     _, out = served
     shot = tmp_path / "index.png"

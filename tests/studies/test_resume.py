@@ -63,7 +63,7 @@ class Store:
             try:
                 if condition(self.runs()):
                     break
-            except Exception:  # noqa: BLE001  (the store is being written: look again)
+            except Exception:  # the store is being written: look again
                 pass
             time.sleep(0.1)
         proc.send_signal(signal.SIGKILL)

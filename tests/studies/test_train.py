@@ -72,7 +72,8 @@ def test_missing_dataset_and_malformed_profile(tmp_path, smoke_prepared):
     bad = tmp_path / "bad.yaml"
     bad.write_text(open(smoke_prepared[0].source_file).read().replace("eta: 2", "eta: 1"))
     done = _cli("prepare", "--profile", str(bad))
-    assert done.returncode == 2 and done.stderr.strip().endswith("asha.eta: Input should be greater than or equal to 2 (got 1)")
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("asha.eta: Input should be greater than or equal to 2 (got 1)")
 
 
 def test_a_failure_inside_a_run_marks_it_failed(client, smoke_profile):

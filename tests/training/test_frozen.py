@@ -53,8 +53,8 @@ def test_cached_and_end_to_end_training_agree(name, k):
     cached_backbone, cached = _train(make, k, size, cache)
     assert cache.misses == 3  # train, val and test features were computed, so the cache was used
     n = len(plain_backbone.layers)
-    for a, b in zip(plain_backbone.layers[n - k:], cached_backbone.layers[n - k:]):
-        for wa, wb in zip(a.get_weights(), b.get_weights()):
+    for a, b in zip(plain_backbone.layers[n - k:], cached_backbone.layers[n - k:], strict=True):
+        for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
             assert np.abs(wa - wb).max() < TOLERANCE, a.name
     assert abs(plain.history[0].train_loss - cached.history[0].train_loss) < TOLERANCE
     assert abs(plain.val_accuracy - cached.val_accuracy) < TOLERANCE
