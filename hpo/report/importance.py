@@ -37,6 +37,7 @@ from ConfigSpace import (
 )
 
 from hpo.errors import UserError
+from hpo.space import native
 
 # Below 3, most bootstrap samples repeat one point and leave the trees nothing to split; a few
 # trials give a rough ranking at best (see the std columns).
@@ -102,7 +103,7 @@ def _encoding(p) -> _Encoding:
         return _Encoding(UniformFloatHyperparameter(p.name, low, high), encode, grid,
                          [float(back(x)) for x in grid], "log" if p.log else "linear")
     if isinstance(p, (CategoricalHyperparameter, OrdinalHyperparameter)):
-        options = [_plain(o) for o in (p.choices if isinstance(p, CategoricalHyperparameter) else p.sequence)]
+        options = [native(o) for o in (p.choices if isinstance(p, CategoricalHyperparameter) else p.sequence)]
 
         def encode(value):
             # str() also matches values read back as text (tracking stores parameters as strings)
@@ -119,10 +120,6 @@ def _encoding(p) -> _Encoding:
             hp, kind = UniformFloatHyperparameter(p.name, -0.5, n - 0.5), "ordinal"
         return _Encoding(hp, encode, np.arange(n, dtype=float), options, kind)
     raise TypeError(f"fANOVA analysis does not support {type(p).__name__} {p.name}")
-
-
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _finite(configs: list[dict], scores: list[float]) -> tuple[list[dict], np.ndarray]:

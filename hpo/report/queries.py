@@ -2,12 +2,8 @@
 their children and grandchildren by `tags.mlflow.parentRunId`, metrics, metric histories and a
 few artifacts (downloaded through the server).
 
-`hpo.tracking` is the write side (the stages' runs) and this module is the read side of the same
-rule, "only tracking talks to MLflow": nothing else under hpo/report touches MLflow, and what this
-module returns (`RunData`, `Point`) is plain data that tables, figures and the page consume. It is
-kept apart from hpo/tracking.py because it has its own concerns (reaching a server that may be
-down, failing fast instead of MLflow's minutes of retries, paging through every run of a study,
-the MLflow UI's links) that no training stage needs.
+`hpo.tracking` writes the stages' runs; this module reads them. Nothing else under hpo/report
+touches MLflow: what it returns (`RunData`, `Point`) is plain data for the tables, figures and page.
 """
 
 from __future__ import annotations
@@ -95,7 +91,7 @@ class TrackingReader:
         while True:
             page = self.client.search_runs(ids, where, max_results=PAGE, page_token=token,
                                            order_by=order_by or ["attributes.start_time DESC"])
-            runs.extend(_plain(r) for r in page)
+            runs.extend(_run_data(r) for r in page)
             token = page.token
             if not token:
                 return runs
@@ -114,11 +110,11 @@ class TrackingReader:
         runs = self.client.search_runs(self.experiment_ids, "tags.study_key LIKE '%' and tags.stage LIKE '%'",
                                        max_results=1,
                                        order_by=["attributes.start_time DESC"])
-        return _plain(runs[0]) if runs else None
+        return _run_data(runs[0]) if runs else None
 
     def run(self, run_id: str) -> RunData:
         try:
-            return _plain(self.client.get_run(run_id))
+            return _run_data(self.client.get_run(run_id))
         except MlflowException as e:
             if e.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
                 raise UserError(f"no run {run_id} on the tracking server {self.uri}: give the id of a study run "
@@ -166,7 +162,7 @@ def _quoted(text: str) -> str:
     return text.replace("'", "\\'")
 
 
-def _plain(run) -> RunData:
+def _run_data(run) -> RunData:
     return RunData(run.info.run_id, run.info.experiment_id, run.info.run_name or "", run.info.status,
                    run.info.start_time or 0, dict(run.data.tags), dict(run.data.params), dict(run.data.metrics))
 

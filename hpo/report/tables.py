@@ -15,8 +15,8 @@ import pandas as pd
 if TYPE_CHECKING:
     from hpo.report.queries import RunData
 
-METHOD_ORDER = ("grid", "random", "tpe", "asha")
-POOLED = "all datasets"  # the importance stage's label for the analysis over every dataset
+METHOD_ORDER = ("grid", "random", "tpe", "asha")  # Table 6's rows; hpo.search.METHODS has the same order
+POOLED = "all datasets"  # the importance stage's label for its analysis over every dataset
 TABLE_FILES = ("md", "csv", "tex")
 
 

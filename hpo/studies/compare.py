@@ -13,12 +13,12 @@ import pandas as pd
 from hpo import mlflow_ui, tracking
 from hpo.data.prepared import require_prepared
 from hpo.executor import worker
+from hpo.report.tables import METHOD_ORDER
 from hpo.search import METHODS
 from hpo.search.loop import SearchResult
 from hpo.space import config_space, constants
 from hpo.studies.searching import check_request, checkpoint_root, remove_checkpoints, search
 
-METHOD_ORDER = ("grid", "random", "tpe", "asha")
 TABLE6_CAPTION = "Table 6 analogue: best validation accuracy per method (test accuracy of that configuration)"
 
 

@@ -23,12 +23,12 @@ from hpo.data.prepared import require_prepared
 from hpo.errors import UserError
 from hpo.executor import worker
 from hpo.report.importance import ImportanceResult, fanova_importances, plot_marginals
+from hpo.report.tables import POOLED
 from hpo.search.base import Fifo
 from hpo.search.grid import GridSearcher
 from hpo.space import config_space, sample_configurations
 from hpo.studies.searching import search
 
-POOLED = "all datasets"
 TOP_PAIRS = 2  # Table 5 lists the two most important pairs
 TABLE4_CAPTION = ("Table 4 analogue: fANOVA importance of each hyperparameter (fraction of the variance of "
                   "validation accuracy; std over the forest's trees)")

@@ -16,7 +16,7 @@ from typing import Callable
 import keras
 import numpy as np
 
-from hpo import timing
+from hpo import profiles, timing
 from hpo.data.base import SplitData
 from hpo.data.images import to_network_input
 from hpo.errors import TrainingDiverged, UserError
@@ -26,12 +26,9 @@ from hpo.training.config import TrialConfig
 from hpo.training.feature_cache import FeatureCache
 from hpo.training.frozen import Split, split
 
-OPTIMIZERS = {
-    "adam": keras.optimizers.Adam,
-    "adadelta": keras.optimizers.Adadelta,
-    "rmsprop": keras.optimizers.RMSprop,
-    "sgd": keras.optimizers.SGD,
-}
+# The profile's optimizer names, in its order (strict: a name added there without a class here fails at import)
+OPTIMIZERS = dict(zip(profiles.OPTIMIZERS, (keras.optimizers.Adam, keras.optimizers.Adadelta,
+                                            keras.optimizers.RMSprop, keras.optimizers.SGD), strict=True))
 CHECKPOINT_MODEL = "model.npz"  # the classifier's weights, in model.weights order
 CHECKPOINT_STATE = "state.json"
 CHECKPOINT_OPTIMIZER = "optimizer.npz"
