@@ -28,3 +28,14 @@ class Outcome:
     train_seconds: float = 0.0  # inside Keras' epochs (the first includes tracing the step function)
     error: str | None = None
     recorded: bool = False  # read back from the tracking store, not trained now
+
+
+def best_job(candidates):
+    """The rule that picks a method's reported job (Table 6), for the loop and the report alike:
+    from (validation accuracy, item) pairs in the order the jobs ended, the highest accuracy; on
+    a tie, the first to reach it; a NaN (failed or diverged) never. None if nothing is usable."""
+    best = None
+    for score, item in candidates:
+        if score == score and (best is None or score > best[0]):  # score == score: not NaN
+            best = (score, item)
+    return best

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from hpo.jobs import best_job
+
 if TYPE_CHECKING:
     from hpo.report.queries import RunData
 
@@ -56,14 +58,21 @@ def methods_of(study: RunData) -> list[str]:
 
 
 def table6(study: RunData) -> pd.DataFrame:
-    """Table 6 analogue: per dataset, each method's best validation accuracy and the test
-    accuracy of that configuration, and the spread of the best validation accuracies."""
-    rows = {}
-    for run in method_runs(study):
-        row = rows.setdefault(run.tags["dataset"], {"dataset": run.tags["dataset"]})
-        row[f"{run.tags['method']} val"] = number(run.metrics.get("best_val_accuracy"))
-        row[f"{run.tags['method']} test"] = number(run.metrics.get("best_test_accuracy"))
-    columns = ["dataset"] + [f"{m} {kind}" for m in methods_of(study) for kind in ("val", "test")]
+    """Table 6 analogue of a compare study read back from the store."""
+    return table6_frame((run.tags["dataset"], run.tags["method"], run.metrics.get("best_val_accuracy"),
+                         run.metrics.get("best_test_accuracy")) for run in method_runs(study))
+
+
+def table6_frame(results) -> pd.DataFrame:
+    """Table 6 analogue, for the compare stage and the report alike: from (dataset, method, best
+    validation accuracy, test accuracy of that configuration) in dataset order, one row per dataset,
+    the methods in the paper's order, and the spread of the best validation accuracies."""
+    rows, methods = {}, []
+    for dataset, method, val, test in results:
+        row = rows.setdefault(dataset, {"dataset": dataset})
+        row[f"{method} val"], row[f"{method} test"] = number(val), number(test)
+        methods.append(method)
+    columns = ["dataset"] + [f"{m} {kind}" for m in _ordered(methods, METHOD_ORDER) for kind in ("val", "test")]
     frame = pd.DataFrame(list(rows.values()), columns=columns)
     vals = frame[[c for c in columns if c.endswith(" val")]]
     frame["max difference"] = vals.max(axis=1, skipna=True) - vals.min(axis=1, skipna=True)
@@ -126,15 +135,12 @@ def job_ends(trial: RunData) -> list[tuple[int, int, float]]:
 
 
 def best_point(method_run: RunData) -> tuple[RunData, int, float] | None:
-    """(trial, epoch, val_accuracy) of the score the method selected (Table 6): the highest
-    validation accuracy at the end of a job; on a tie, the first job to reach it, as the stage
-    selects."""
-    ends = [(-v, ts, _trial_key(t), t, epoch, v) for t in method_run.children for ts, epoch, v in job_ends(t)
-            if not math.isnan(v)]
-    if not ends:
-        return None
-    *_, trial, epoch, value = min(ends, key=lambda e: e[:3])
-    return trial, epoch, value
+    """(trial, epoch, val_accuracy) of the score the method selected (Table 6): jobs.best_job, the
+    rule the search loop applies, over the jobs' ends in the order they were logged."""
+    ends = sorted(((ts, _trial_key(t), epoch, v, t) for t in method_run.children for ts, epoch, v in job_ends(t)),
+                  key=lambda end: end[:3])
+    best = best_job((v, (t, epoch, v)) for _, _, epoch, v, t in ends)
+    return best[1] if best else None
 
 
 def importance_labels(study: RunData) -> list[tuple[str, RunData]]:
@@ -234,12 +240,21 @@ def headline_metrics(compare: RunData | None, subset: RunData | None) -> dict:
     return metrics
 
 
+def markdown(frame: pd.DataFrame) -> str:
+    """A table as Markdown, as the stages print and log it and the report writes it."""
+    return frame.to_markdown(index=False, floatfmt="g", missingval="-")
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    return frame.to_csv(index=False, lineterminator="\n", float_format="%.10g")
+
+
 def write_table(frame: pd.DataFrame, folder: Path, name: str, caption: str) -> list[Path]:
     """`name`.md, .csv and .tex in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{name}.{ext}" for ext in TABLE_FILES]
-    paths[0].write_text(frame.to_markdown(index=False, floatfmt="g", missingval="-") + "\n")
-    paths[1].write_text(frame.to_csv(index=False, lineterminator="\n", float_format="%.10g"))
+    paths[0].write_text(markdown(frame) + "\n")
+    paths[1].write_text(csv_text(frame))
     latex = frame.to_latex(index=False, na_rep="--", float_format=lambda x: f"{x:g}", caption=caption,
                            label=f"tab:{name}", escape=True)
     paths[2].write_text(latex)

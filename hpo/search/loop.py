@@ -20,6 +20,7 @@ from typing import Callable, Protocol
 
 from hpo import timing
 from hpo.budget import Budget
+from hpo.jobs import best_job
 from hpo.search.base import DONE, WAIT, Job, Method, Outcome
 
 
@@ -57,13 +58,9 @@ class SearchResult:
 
     @property
     def best(self) -> tuple[Job, Outcome] | None:
-        """The job whose validation accuracy was the highest; on a tie, the first told."""
-        best = None
-        for job, outcome in self.jobs:
-            usable = outcome.error is None and not math.isnan(outcome.score)
-            if usable and (best is None or outcome.score > best[1].score):
-                best = (job, outcome)
-        return best
+        """The job whose validation accuracy was the highest; on a tie, the first told (jobs.best_job)."""
+        best = best_job((math.nan if outcome.error else outcome.score, (job, outcome)) for job, outcome in self.jobs)
+        return best[1] if best else None
 
     @property
     def best_val(self) -> float:

@@ -3,7 +3,6 @@ same epoch budget, as one study run -> one child per (dataset, method) -> one gr
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
@@ -13,6 +12,7 @@ import pandas as pd
 from hpo import mlflow_ui, tracking
 from hpo.data.prepared import require_prepared
 from hpo.executor import worker
+from hpo.report import tables
 from hpo.report.tables import METHOD_ORDER
 from hpo.search import METHODS
 from hpo.search.loop import SearchResult
@@ -54,17 +54,7 @@ def log_method_metrics(r: MethodResult, recorded: int) -> None:
 
 def table(results: list[MethodResult]) -> pd.DataFrame:
     """The Table 6 analogue: best validation accuracy (its test accuracy) per dataset x method."""
-    rows = []
-    for dataset in dict.fromkeys(r.dataset for r in results):
-        mine = [r for r in results if r.dataset == dataset]
-        row = {"dataset": dataset}
-        for r in mine:
-            row[f"{r.method} val"] = round(r.best_val, 4)
-            row[f"{r.method} test"] = round(r.best_test, 4)
-        vals = [r.best_val for r in mine if not math.isnan(r.best_val)]
-        row["max difference"] = round(max(vals) - min(vals), 4) if vals else math.nan
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return tables.table6_frame((r.dataset, r.method, r.best_val, r.best_test) for r in results)
 
 
 def _method_overheads(results: list[MethodResult]) -> str:
@@ -122,9 +112,9 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
                     log_method_metrics(r, found.recorded)
                 results.append(r)
         frame = table(results)
-        markdown = frame.to_markdown(index=False)
+        markdown = tables.markdown(frame)
         tracking.log_text(markdown + "\n", "table6.md")
-        tracking.log_text(frame.to_csv(index=False), "table6.csv")
+        tracking.log_text(tables.csv_text(frame), "table6.csv")
         tracking.set_description(_description(profile, seed, budget, datasets, methods, markdown, results, tags))
         wall = time.perf_counter() - started
         overhead = 1 - sum(r.train_seconds for r in results) / wall

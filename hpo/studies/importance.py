@@ -22,6 +22,7 @@ from hpo import mlflow_ui, tracking
 from hpo.data.prepared import require_prepared
 from hpo.errors import UserError
 from hpo.executor import worker
+from hpo.report import tables
 from hpo.report.importance import ImportanceResult, fanova_importances, plot_marginals
 from hpo.report.tables import POOLED
 from hpo.search.base import Fifo
@@ -140,21 +141,21 @@ def run_importance(profile, seed: int, datasets: list[str] | None = None,
         if results:
             individual, pairs = importance_table(results), pairs_table(results)
             for name, frame in (("table4_importance", individual), ("table5_pairs", pairs)):
-                tracking.log_text(frame.to_markdown(index=False) + "\n", f"{name}.md")
-                tracking.log_text(frame.to_csv(index=False), f"{name}.csv")
+                tracking.log_text(tables.markdown(frame) + "\n", f"{name}.md")
+                tracking.log_text(tables.csv_text(frame), f"{name}.csv")
             command = mlflow_ui.reproduce_command("importance", profile, seed, datasets=",".join(datasets))
             tracking.set_description(mlflow_ui.study_description(
                 f"Study I (importance): profile {profile.name}, seed {seed}, {profile.importance.trainings} random "
                 f"trainings of {profile.importance.epochs} epochs per dataset", profile,
-                [(TABLE4_CAPTION, individual.to_markdown(index=False)),
-                 (TABLE5_CAPTION, pairs.to_markdown(index=False))], [], command, tags))
+                [(TABLE4_CAPTION, tables.markdown(individual)),
+                 (TABLE5_CAPTION, tables.markdown(pairs))], [], command, tags))
         wall = time.perf_counter() - started
         tracking.log_metrics({"wall_seconds": wall})
         if results:
             print(f"\nimportance took {wall:.0f} s\n\n{TABLE4_CAPTION}\n")
-            print(individual.to_markdown(index=False))
+            print(tables.markdown(individual))
             print(f"\n{TABLE5_CAPTION}\n")
-            print(pairs.to_markdown(index=False), flush=True)
+            print(tables.markdown(pairs), flush=True)
         if errors:
             raise UserError("fANOVA could not run for " + "; ".join(errors))
     return results

@@ -38,6 +38,7 @@ from hpo.executor import worker
 from hpo.executor.trials import MethodTrials
 from hpo.executor.worker import TrialSpec, train_job
 from hpo.jobs import Job, Outcome
+from hpo.report import tables
 from hpo.search.asha import asha
 from hpo.studies.searching import check_request, checkpoint_root, remove_checkpoints, search
 
@@ -190,9 +191,9 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
                                          found.n_failed, found.best_val, found.best_config, test_accuracy,
                                          mlflow_ui.best_trial_run_name(found)))
         frame = table(results)
-        markdown = frame.to_markdown(index=False)
+        markdown = tables.markdown(frame)
         tracking.log_text(markdown + "\n", "table7.md")
-        tracking.log_text(frame.to_csv(index=False), "table7.csv")
+        tracking.log_text(tables.csv_text(frame), "table7.csv")
         caption = (f"Table 7 analogue: the configuration ASHA chose on each variant (N_m = {spec.max_trials_at_R}) "
                    f"and its test accuracy after {final_epochs} epochs on the whole training set ({spec.dataset}, "
                    "balanced test set)")

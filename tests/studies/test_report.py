@@ -177,10 +177,10 @@ def test_report_against_a_server_equals_the_runs_queried_directly(served):
     load_compare(reader, tree)
     for method_run in tree.children:
         assert tables.best_point(method_run)[2] == method_run.metrics["best_val_accuracy"]
-    # the table the compare stage logged itself, fetched through the server's artifact proxy
-    logged = list(csv.DictReader(reader.artifact_text(study.info.run_id, "table6.csv").splitlines()))
-    assert {k: float(v) for k, v in logged[0].items() if k != "dataset"} == {
-        k: float(v) for k, v in row.items() if k != "dataset"}
+    # the table the compare stage logged itself, fetched through the server's artifact proxy: one
+    # function made both, from the same numbers, so they are the same bytes
+    for name in ("table6.csv", "table6.md"):
+        assert reader.artifact_text(study.info.run_id, name) == (out / "tables" / name).read_text()
     budget = _rows(out / "tables" / "budget.csv")
     assert all(r["epochs charged"] == r["epochs logged"] for r in budget)
     anytime = _rows(out / "anytime.csv")
