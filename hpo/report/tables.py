@@ -205,15 +205,23 @@ def table7(study: RunData) -> pd.DataFrame:
     order = dataset_order(study)
     variants = sorted((c for c in study.children if c.tags.get("variant")), key=lambda r: (
         order.index(r.tags["dataset"]) if r.tags.get("dataset") in order else len(order), r.start_time, r.run_id))
+    return table7_frame((r.tags.get("dataset", ""), r.tags["variant"], r.params, r.metrics.get("test_accuracy"))
+                        for r in variants)
+
+
+def table7_frame(results) -> pd.DataFrame:
+    """Table 7 analogue, for the subset stage and the report alike: from (dataset, variant, its
+    best configuration (values or their text, as logged params), test accuracy after the final
+    training), one row per variant."""
     rows = []
-    for r in variants:
-        lr, layers = number(r.params.get("learning_rate")), number(r.params.get("fine_tuned_layers"))
-        rows.append({"dataset": r.tags.get("dataset", ""), "variant": r.tags["variant"],
+    for dataset, variant, config, test in results:
+        lr, layers = number(config.get("learning_rate")), number(config.get("fine_tuned_layers"))
+        rows.append({"dataset": dataset, "variant": variant,
                      "learning rate": lr if math.isnan(lr) else float(f"{lr:.4g}"),
-                     "dropout": round(number(r.params.get("dropout")), 4),
-                     "optimizer": r.params.get("optimizer", ""),
+                     "dropout": round(number(config.get("dropout")), 4),
+                     "optimizer": config.get("optimizer", ""),
                      "fine-tuned layers": "" if math.isnan(layers) else int(layers),
-                     "test accuracy": round(number(r.metrics.get("test_accuracy")), 4)})
+                     "test accuracy": round(number(test), 4)})
     return pd.DataFrame(rows, columns=["dataset", "variant", "learning rate", "dropout", "optimizer",
                                        "fine-tuned layers", "test accuracy"])
 

@@ -106,16 +106,7 @@ def _final_training(variant: Variant, config: dict, profile, seed: int, epochs: 
 def table(results: list[VariantResult]) -> pd.DataFrame:
     """The Table 7 analogue: per variant, the configuration ASHA chose on it and that
     configuration's test accuracy when trained on the whole training set."""
-    rows = []
-    for r in results:
-        config = r.best_config or {}
-        lr = config.get("learning_rate")
-        rows.append({"variant": r.variant, "learning rate": float(f"{lr:.4g}") if lr is not None else math.nan,
-                     "dropout": round(config["dropout"], 4) if "dropout" in config else math.nan,
-                     "optimizer": config.get("optimizer", ""), "fine-tuned layers": config.get("fine_tuned_layers", ""),
-                     "test accuracy": round(r.test_accuracy, 4)})
-    return pd.DataFrame(rows, columns=["variant", "learning rate", "dropout", "optimizer", "fine-tuned layers",
-                                       "test accuracy"])
+    return tables.table7_frame((r.dataset, r.variant, r.best_config or {}, r.test_accuracy) for r in results)
 
 
 def _description(profile, seed: int, chosen: list[Variant], caption: str, markdown: str,

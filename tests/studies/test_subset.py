@@ -32,9 +32,10 @@ def test_table7_lists_the_configuration_and_test_accuracy_per_variant():
               "input_size": 32, "batch_size": 32}
     frame = table([VariantResult("balanced", "fashion", 16, 8, 0, 0.7, config, 0.81234),
                    VariantResult("whole", "fashion", 16, 8, 8, math.nan, None, math.nan)])
-    assert list(frame.columns) == ["variant", "learning rate", "dropout", "optimizer", "fine-tuned layers",
-                                   "test accuracy"]
-    assert frame.iloc[0].tolist() == ["balanced", 0.01235, 0.1235, "adam", 14, 0.8123]
+    assert list(frame.columns) == ["dataset", "variant", "learning rate", "dropout", "optimizer",
+                                   "fine-tuned layers", "test accuracy"]  # the report's Table 7, the same function
+    assert frame.iloc[0].tolist() == ["fashion", "balanced", 0.01235, 0.1235, "adam", 14, 0.8123]
+    assert frame.iloc[1]["fine-tuned layers"] == "" and math.isnan(frame.iloc[1]["learning rate"])
     assert frame.iloc[1]["variant"] == "whole" and math.isnan(frame.iloc[1]["test accuracy"])
 
 
