@@ -53,10 +53,6 @@ def method_runs(study: RunData) -> list[RunData]:
     return [latest[d, m] for d in datasets for m in methods if (d, m) in latest]
 
 
-def methods_of(study: RunData) -> list[str]:
-    return list(dict.fromkeys(r.tags["method"] for r in method_runs(study)))
-
-
 def table6(study: RunData) -> pd.DataFrame:
     """Table 6 analogue of a compare study read back from the store."""
     return table6_frame((run.tags["dataset"], run.tags["method"], run.metrics.get("best_val_accuracy"),
