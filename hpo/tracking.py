@@ -450,6 +450,7 @@ def reopen_trial_run(run: TrialRun, tags: dict[str, str]) -> None:
 
     client = MlflowClient()
     client.update_run(run.run_id, status="RUNNING")
+    run.status = "RUNNING"
     if "error" in run.tags:
         client.delete_tag(run.run_id, "error")
         del run.tags["error"]
@@ -470,10 +471,9 @@ def log_epoch_to(client: MlflowClient, run_id: str, metrics: dict[str, float], e
 
 def end_trial_run(client: MlflowClient, run_id: str, status: str, metrics: dict[str, float] | None = None,
                   step: int = 0, error: str | None = None) -> None:
-    """A job's end: its closing metrics (step = the epoch it stopped at), `status` as tag and as
-    the run's state; a failure's reason as tag `error`."""
-    tags = {"status": status} | ({"error": one_line(error, 4000)} if error is not None else {})
-    log_epoch_to(client, run_id, metrics or {}, step, tags)
+    """A job's end: its closing metrics (step = the epoch it stopped at), then `status` as the
+    run's state (the one record of a trial's state); a failure's reason as tag `error`."""
+    log_epoch_to(client, run_id, metrics or {}, step, {"error": one_line(error, 4000)} if error is not None else {})
     client.set_terminated(run_id, status)
 
 
@@ -485,6 +485,7 @@ class TrialRun:
     run_id: str
     params: dict[str, str]
     tags: dict[str, str]
+    status: str  # the run's state: RUNNING, FINISHED, FAILED or KILLED
     val: dict[int, float] | None = None
     test: dict[int, float] | None = None
     ended: set[int] | None = None
@@ -508,7 +509,7 @@ class TrialRun:
             return Outcome(self.val[stop], self.test.get(stop, math.nan), stop - start, recorded=True)
         error = self.tags.get("error", "")
         last = max(self.val, default=0)
-        if self.tags.get("status") == "FAILED" and error.startswith("TrainingDiverged") and start < last <= stop:
+        if self.status == "FAILED" and error.startswith("TrainingDiverged") and start < last <= stop:
             return Outcome(math.nan, math.nan, last - start, error=error, recorded=True)
         return None
 
@@ -516,5 +517,6 @@ class TrialRun:
 def trial_runs(experiment_id: str, parent_run_id: str, method: str) -> dict[int, TrialRun]:
     """The trial runs of `method` nested under `parent_run_id`, by trial id."""
     runs = _search([experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}' and tags.method = '{method}'")
-    return {int(r.data.tags["trial"]): TrialRun(r.info.run_id, dict(r.data.params), dict(r.data.tags))
+    return {int(r.data.tags["trial"]): TrialRun(r.info.run_id, dict(r.data.params), dict(r.data.tags),
+                                              r.info.status)
             for r in runs if r.data.tags.get("trial", "").isdigit()}

@@ -13,10 +13,11 @@ from mlflow.entities import Metric
 from hpo import tracking
 
 
-def _trial(client, experiment_id, metrics, tags):
-    run = client.create_run(experiment_id, tags={"trial": "0", "method": "asha", **tags})
+def _trial(client, experiment_id, metrics, status, tags=None):
+    run = client.create_run(experiment_id, tags={"trial": "0", "method": "asha", **(tags or {})})
     client.log_batch(run.info.run_id, metrics=[Metric(k, v, t, step) for t, (k, step, v) in enumerate(metrics)])
-    return tracking.TrialRun(run.info.run_id, {"learning_rate": "0.001"}, {"trial": "0", **tags})
+    client.set_terminated(run.info.run_id, status)
+    return tracking.TrialRun(run.info.run_id, {"learning_rate": "0.001"}, {"trial": "0", **(tags or {})}, status)
 
 
 def test_a_job_is_recorded_once_epochs_is_logged_at_its_last_epoch(client):
@@ -26,7 +27,7 @@ def test_a_job_is_recorded_once_epochs_is_logged_at_its_last_epoch(client):
     run = _trial(client, experiment, [("val_accuracy", 1, 0.5), ("test_accuracy", 1, 0.4), ("epochs", 1, 1),
                                       ("val_accuracy", 2, 0.1), ("val_accuracy", 2, 0.6), ("epochs", 2, 2),
                                       ("val_accuracy", 3, 0.7)],
-                 {"status": "FINISHED"})
+                 "FINISHED")
     first, second = run.recorded_job(0, 1), run.recorded_job(1, 2)
     assert (first.score, first.test_accuracy, first.epochs_trained, first.recorded) == (0.5, 0.4, 1, True)
     assert second.score == 0.6 and math.isnan(second.test_accuracy) and second.epochs_trained == 1  # the last value
@@ -36,16 +37,17 @@ def test_a_job_is_recorded_once_epochs_is_logged_at_its_last_epoch(client):
 def test_a_diverged_job_is_recorded_a_cut_short_one_is_not(client):
     experiment = client.create_experiment("tracking-diverged-jobs")
     diverged = _trial(client, experiment, [("val_accuracy", 1, 0.2), ("val_accuracy", 2, 0.1)],
-                      {"status": "FAILED", "error": "TrainingDiverged: loss became nan at epoch 2"})
+                      "FAILED", {"error": "TrainingDiverged: loss became nan at epoch 2"})
     outcome = diverged.recorded_job(0, 25)
     assert math.isnan(outcome.score) and outcome.epochs_trained == 2 and outcome.error.startswith("TrainingDiverged")
     killed = _trial(client, experiment, [("val_accuracy", 1, 0.2), ("val_accuracy", 2, 0.1)],
-                    {"status": "KILLED", "error": "interrupted"})
+                    "KILLED", {"error": "interrupted"})
     assert killed.recorded_job(0, 25) is None
 
 
 def test_the_same_configuration_despite_string_round_trips():
-    run = tracking.TrialRun("x", {"learning_rate": "0.001", "optimizer": "adam", "fine_tuned_layers": "9"}, {})
+    run = tracking.TrialRun("x", {"learning_rate": "0.001", "optimizer": "adam", "fine_tuned_layers": "9"}, {},
+                           "FINISHED")
     assert run.same_config({"learning_rate": 1e-3, "optimizer": "adam", "fine_tuned_layers": 9})
     assert not run.same_config({"learning_rate": 2e-3, "optimizer": "adam", "fine_tuned_layers": 9})
     assert not run.same_config({"learning_rate": 1e-3, "optimizer": "adam"})

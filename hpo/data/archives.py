@@ -11,7 +11,7 @@ import tempfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -70,6 +70,24 @@ def extract(archive: str | Path, home: str) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def dataset_folder(path: str | None, dataset: str, home: str, download: str, source: str, inner: str,
+                   holds: Callable[[Path], bool], contents: str) -> Path:
+    """The folder of a dataset's files: `path` or its subfolder `inner`, the first where `holds`;
+    an archive at `path` is extracted first. `download` is the file or folder to get from `home`,
+    `source` how to give it in the profile, `contents` what the folder must hold (for the errors)."""
+    if not path:
+        raise UserError(f"{dataset} needs a path: give {source} (from {home}) in the profile")
+    given = Path(path)
+    if given.is_file():
+        given = extract(given, home)
+    for folder in (given, given / inner):
+        if holds(folder):
+            return folder
+    if not given.exists():
+        raise UserError(f"{given} not found: download {download} from {home} and give its path")
+    raise UserError(f"no {contents} in {given}: give {source} from {home}")
 
 
 def read_image(path: Path, size: int, home: str) -> np.ndarray:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hpo.data.archives import extract
+from hpo.data.archives import dataset_folder
 from hpo.data.base import LabelledImages, register
 from hpo.errors import UserError
 
@@ -20,17 +20,8 @@ PARTS = ("train", "test")  # pooled in this order
 
 def find_folder(path: str | None) -> Path:
     """The folder holding `train`, `test` and `meta`, from the archive or a folder."""
-    if not path:
-        raise UserError(f"CIFAR-100 needs a path: give the path of {ARCHIVE} (from {HOME}) in the profile")
-    given = Path(path)
-    if given.is_file():
-        given = extract(given, HOME)
-    for folder in (given, given / FOLDER):
-        if (folder / "meta").is_file():
-            return folder
-    if not given.exists():
-        raise UserError(f"{given} not found: download {ARCHIVE} from {HOME} and give its path")
-    raise UserError(f"no CIFAR-100 files (meta, train, test) in {given}: give the path of {ARCHIVE} from {HOME}")
+    return dataset_folder(path, "CIFAR-100", HOME, ARCHIVE, f"the path of {ARCHIVE}", FOLDER,
+                          lambda folder: (folder / "meta").is_file(), "CIFAR-100 files (meta, train, test)")
 
 
 def read_pickle(path: Path) -> dict:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hpo.data.archives import extract
+from hpo.data.archives import dataset_folder
 from hpo.data.base import ImageFiles, LabelledImages, register
 from hpo.errors import UserError
 
@@ -30,17 +30,8 @@ EXTENSIONS = {".jpg", ".jpeg"}
 def find_root(path: str | None) -> Path:
     """The folder holding train/: the given folder, its MIO-TCD-Classification/, or the
     extracted archive."""
-    if not path:
-        raise UserError(f"MIO-TCD needs a path: give the {FOLDER} folder (from {HOME}) in the profile")
-    given = Path(path)
-    if given.is_file():
-        given = extract(given, HOME)
-    for root in (given, given / FOLDER):
-        if (root / "train").is_dir():
-            return root
-    if not given.exists():
-        raise UserError(f"{given} not found: download {FOLDER} from {HOME} and give its folder")
-    raise UserError(f"no train/ folder in {given}: give the {FOLDER} folder from {HOME}")
+    return dataset_folder(path, "MIO-TCD", HOME, FOLDER, f"the {FOLDER} folder", FOLDER,
+                          lambda root: (root / "train").is_dir(), "train/ folder")
 
 
 def list_images(path: str | None) -> tuple[list[Path], np.ndarray]:

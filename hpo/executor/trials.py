@@ -33,14 +33,15 @@ class MethodTrials:
     def launch(self, job: Job, test_above: float = -math.inf) -> Outcome | TrialSpec:
         """`test_above`: the worker scores the test set if the job's validation accuracy reaches it."""
         run = self.runs.get(job.trial)
-        tags = {**self.tags, "method": self.method, "trial": str(job.trial), "status": "RUNNING"}
+        tags = {**self.tags, "method": self.method, "trial": str(job.trial)}
         if job.rung is not None:
             tags["rung"] = str(job.rung)
         if run is None:
             run_id = tracking.start_trial_run(self.experiment_id, self.parent,
                                               trial_run_name(self.name, job.trial, job.config), tags, job.config)
             params = {k: str(v) for k, v in job.config.items()}
-            self.runs[job.trial] = tracking.TrialRun(run_id, params, tags, {}, {}, set())  # nothing recorded yet
+            self.runs[job.trial] = tracking.TrialRun(run_id, params, tags, "RUNNING",
+                                                      {}, {}, set())  # nothing recorded yet
         else:
             if not run.same_config(job.config):
                 raise UserError(f"trial {job.trial} of this study was recorded with another configuration "

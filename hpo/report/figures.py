@@ -15,7 +15,7 @@ from matplotlib.ticker import MaxNLocator
 from hpo.report.importance import draw_marginal
 
 if TYPE_CHECKING:
-    from hpo.report.importance import ImportanceResult
+    from hpo.report.importance import Marginal
     from hpo.report.queries import RunData
 
 METHOD_COLORS = {"grid": "C0", "random": "C1", "tpe": "C2", "asha": "C3"}
@@ -79,10 +79,9 @@ def importance_figure(table: pd.DataFrame) -> Figure:
     return fig
 
 
-def marginals_figure(result: ImportanceResult, label: str) -> Figure:
+def marginals_figure(marginals: list[Marginal], label: str, n_trials: int) -> Figure:
     """Fig. 3 analogue: predicted validation accuracy against each hyperparameter, the others
-    averaged out (fANOVA marginals), with one std over the trees."""
-    marginals = list(result.marginals.values())
+    averaged out (fANOVA marginals of `n_trials` trainings), with one std over the trees."""
     cols = 3
     rows = math.ceil(len(marginals) / cols)
     fig = Figure(figsize=(4.0 * cols, 3.0 * rows), layout="constrained")
@@ -90,7 +89,7 @@ def marginals_figure(result: ImportanceResult, label: str) -> Figure:
         ax = fig.add_subplot(rows, cols, i + 1)
         draw_marginal(ax, m, "predicted val accuracy")
         ax.grid(alpha=0.3)
-    fig.suptitle(f"Marginals ({label}, {result.n_trials} trainings)")
+    fig.suptitle(f"Marginals ({label}, {n_trials} trainings)")
     return fig
 
 

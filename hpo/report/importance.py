@@ -18,6 +18,7 @@ The pooled analysis across datasets is the same call with the trials of all data
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import math
 import warnings
@@ -39,6 +40,7 @@ from ConfigSpace import (
 from hpo.errors import UserError
 from hpo.space import native
 
+MARGINALS_FILE = "marginals.json"  # the importance study's artifact that the report draws Fig. 3 from
 # Below 3, most bootstrap samples repeat one point and leave the trees nothing to split; a few
 # trials give a rough ranking at best (see the std columns).
 MIN_TRIALS = 3
@@ -236,3 +238,18 @@ def plot_marginals(result: ImportanceResult, directory: str | Path, prefix: str 
         fig.savefig(path, dpi=100)
         paths.append(path)
     return paths
+
+
+def marginals_json(results: dict[str, ImportanceResult]) -> str:
+    """Each label's marginals and trainings analysed, as JSON with exact floats: the importance
+    stage logs it, and the report draws Fig. 3 from it rather than fitting fANOVA again."""
+    return json.dumps({label: {"n_trials": r.n_trials, "marginals": [
+        {"name": m.name, "kind": m.kind, "values": list(m.values), "mean": m.mean.tolist(), "std": m.std.tolist()}
+        for m in r.marginals.values()]} for label, r in results.items()}, indent=1) + "\n"
+
+
+def read_marginals(text: str) -> dict[str, tuple[int, list[Marginal]]]:
+    """marginals_json read back: label -> (trainings analysed, marginals)."""
+    return {label: (entry["n_trials"], [Marginal(m["name"], m["kind"], m["values"], np.array(m["mean"], dtype=float),
+                                                 np.array(m["std"], dtype=float)) for m in entry["marginals"]])
+            for label, entry in json.loads(text).items()}

@@ -1,7 +1,9 @@
-"""The report's tables, computed from study runs read back from the tracking store (plain
-`RunData`, see hpo/report/queries.py), and written as Markdown, CSV and LaTeX. Rows follow the
-study's dataset order and the paper's method order, so the same tracking data gives the same
-files."""
+"""Tables 4 to 7 and the best-job rule, in one place: each table is a pure function of plain
+numbers (`table4_frame`, `table5_frame`, `table6_frame`, `table7_frame`) that the stages call on
+their results and the report on study runs read back from the tracking store (plain `RunData`,
+see hpo/report/queries.py), so a stage's table and the report's are the same bytes. Written as
+Markdown, CSV and LaTeX; rows follow the study's dataset order and the paper's method order, so
+the same tracking data gives the same files."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 
 METHOD_ORDER = ("grid", "random", "tpe", "asha")  # Table 6's rows; hpo.search.METHODS has the same order
 POOLED = "all datasets"  # the importance stage's label for its analysis over every dataset
+TOP_PAIRS = 2  # Table 5 lists the two most important pairs
 TABLE_FILES = ("md", "csv", "tex")
 
 
@@ -125,7 +128,7 @@ def job_ends(trial: RunData) -> list[tuple[int, int, float]]:
     ends = trial.histories.get("epochs")
     if ends is None:
         last = max(trial.histories.get("val_accuracy", []), key=lambda p: p.step, default=None)
-        ends = [last] if last is not None and trial.tags.get("status") == "FINISHED" else []
+        ends = [last] if last is not None and trial.status == "FINISHED" else []
         return [(p.timestamp, p.step, p.value) for p in ends]
     return [(p.timestamp, int(p.value), val[int(p.value)]) for p in ends if int(p.value) in val]
 
@@ -155,43 +158,46 @@ def _importances(run: RunData) -> dict[str, tuple[float, float]]:
 
 
 def importance_table(study: RunData) -> pd.DataFrame:
-    """Table 4 / A.8 analogue: each hyperparameter's share of the variance of validation
-    accuracy (fANOVA) and its std over the forest's trees, per dataset and pooled."""
-    labels = importance_labels(study)
-    names = sorted({name for _, run in labels for name in _importances(run)})
+    """Table 4 of an importance study read back from the store (its logged importances)."""
+    return table4_frame((label, _importances(run)) for label, run in importance_labels(study))
+
+
+def table4_frame(importances) -> pd.DataFrame:
+    """Table 4 / A.8 analogue, for the importance stage and the report alike: from (label,
+    {hyperparameter: (fANOVA importance, its std over the forest's trees)}) per dataset, then
+    pooled: one row per hyperparameter, most important for the last label first."""
+    importances = [(label, {name: (float(v), float(s)) for name, (v, s) in values.items()})
+                   for label, values in importances]
+    names = sorted({name for _, values in importances for name in values})
     frame = pd.DataFrame({"hyperparameter": names})
-    for label, run in labels:
-        values = _importances(run)
+    for label, values in importances:
         frame[label] = [round(values.get(n, (math.nan, math.nan))[0], 3) for n in names]
         frame[f"{label} std"] = [round(values.get(n, (math.nan, math.nan))[1], 3) for n in names]
-    if labels:
-        frame = frame.sort_values(labels[-1][0], ascending=False, kind="stable")
+    if importances:
+        frame = frame.sort_values(importances[-1][0], ascending=False, kind="stable")
     return frame.reset_index(drop=True)
 
 
+def table5_frame(pairs) -> pd.DataFrame:
+    """Table 5 analogue, for the importance stage (the report reads back its CSV): from (label,
+    [(first, second, importance), ...] most important first) per dataset, then pooled: the
+    TOP_PAIRS most important pairs of each."""
+    rows = []
+    for label, ranked in pairs:
+        row = {"dataset": label}
+        for i, (first, second, importance) in enumerate(list(ranked)[:TOP_PAIRS], start=1):
+            row[f"set {i}"] = f"{first} & {second}"
+            row[f"set {i} importance"] = round(float(importance), 3)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def pairs_table(csv_text: str | None) -> pd.DataFrame | None:
-    """Table 5 analogue: the two most important pairs per dataset, as the stage logged it."""
+    """Table 5 of an importance study, as the stage logged it (table5_frame's CSV)."""
     if not csv_text:
         return None
     from io import StringIO
     return pd.read_csv(StringIO(csv_text))
-
-
-def importance_trials(study: RunData) -> dict[str, list[RunData]]:
-    """Each dataset's trainings in trial order, then all of them pooled (as the stage analysed)."""
-    per = {}
-    for child in study.children:
-        if child.tags.get("dataset"):
-            per[child.tags["dataset"]] = sorted(child.children, key=_trial_key)
-    per = {d: per[d] for d in dataset_order(study) if d in per}
-    if len(per) > 1:
-        per[POOLED] = [t for trials in per.values() for t in trials]
-    return per
-
-
-def final_score(trial: RunData) -> float:
-    """What the importance stage analysed: last-epoch validation accuracy; NaN if it failed."""
-    return number(trial.metrics.get("val_accuracy")) if trial.tags.get("status") == "FINISHED" else math.nan
 
 
 def table7(study: RunData) -> pd.DataFrame:

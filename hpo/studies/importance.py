@@ -23,14 +23,13 @@ from hpo.data.prepared import require_prepared
 from hpo.errors import UserError
 from hpo.executor import worker
 from hpo.report import tables
-from hpo.report.importance import ImportanceResult, fanova_importances, plot_marginals
+from hpo.report.importance import MARGINALS_FILE, ImportanceResult, fanova_importances, marginals_json, plot_marginals
 from hpo.report.tables import POOLED
 from hpo.search.base import Fifo
 from hpo.search.grid import GridSearcher
 from hpo.space import config_space, sample_configurations
 from hpo.studies.searching import search
 
-TOP_PAIRS = 2  # Table 5 lists the two most important pairs
 TABLE4_CAPTION = ("Table 4 analogue: fANOVA importance of each hyperparameter (fraction of the variance of "
                   "validation accuracy; std over the forest's trees)")
 TABLE5_CAPTION = "Table 5 analogue: the most important pairs"
@@ -71,28 +70,13 @@ def _analyse(profile, seed: int, trainings: list[Training], label: str, out: Pat
     return result
 
 
-def importance_table(results: dict[str, ImportanceResult]) -> pd.DataFrame:
-    """Table 4 / A.8: importance (std over the forest's trees) per hyperparameter and dataset."""
-    frame = None
-    for label, result in results.items():
-        column = result.individual.set_index("hyperparameter")
-        part = pd.DataFrame({label: column["importance"].round(3), f"{label} std": column["std"].round(3)})
-        frame = part if frame is None else frame.join(part, how="outer")
-    if POOLED in results:
-        frame = frame.sort_values(POOLED, ascending=False)
-    return frame.reset_index()
-
-
-def pairs_table(results: dict[str, ImportanceResult]) -> pd.DataFrame:
-    """Table 5: the most important pairs of hyperparameters per dataset."""
-    rows = []
-    for label, result in results.items():
-        row = {"dataset": label}
-        for i, pair in enumerate(result.pairs.head(TOP_PAIRS).itertuples(), start=1):
-            row[f"set {i}"] = f"{pair.first} & {pair.second}"
-            row[f"set {i} importance"] = round(pair.importance, 3)
-        rows.append(row)
-    return pd.DataFrame(rows)
+def importance_tables(results: dict[str, ImportanceResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tables 4 and 5 of the analyses, built as the report builds them."""
+    individual = tables.table4_frame((label, {row.hyperparameter: (row.importance, row.std)
+                                              for row in r.individual.itertuples()}) for label, r in results.items())
+    pairs = tables.table5_frame((label, r.pairs[["first", "second", "importance"]].itertuples(index=False))
+                                for label, r in results.items())
+    return individual, pairs
 
 
 def run_importance(profile, seed: int, datasets: list[str] | None = None,
@@ -139,10 +123,11 @@ def run_importance(profile, seed: int, datasets: list[str] | None = None,
             except UserError as e:
                 errors.append(f"{POOLED}: {e}")
         if results:
-            individual, pairs = importance_table(results), pairs_table(results)
+            individual, pairs = importance_tables(results)
             for name, frame in (("table4_importance", individual), ("table5_pairs", pairs)):
                 tracking.log_text(tables.markdown(frame) + "\n", f"{name}.md")
                 tracking.log_text(tables.csv_text(frame), f"{name}.csv")
+            tracking.log_text(marginals_json(results), MARGINALS_FILE)
             command = mlflow_ui.reproduce_command("importance", profile, seed, datasets=",".join(datasets))
             tracking.set_description(mlflow_ui.study_description(
                 f"Study I (importance): profile {profile.name}, seed {seed}, {profile.importance.trainings} random "

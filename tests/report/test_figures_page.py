@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from hpo.report import figures, page
-from hpo.report.importance import ImportanceResult, Marginal
+from hpo.report.importance import Marginal
 from hpo.report.queries import Point, RunData
 
 
@@ -27,10 +27,9 @@ def test_importance_marginal_and_curve_figures_draw(tmp_path):
     table = pd.DataFrame({"hyperparameter": ["lr", "dropout"], "digits": [0.6, 0.1], "digits std": [0.1, 0.05],
                           "all datasets": [0.5, 0.2], "all datasets std": [0.1, math.nan]})
     figures.save(figures.importance_figure(table), tmp_path / "importance")
-    result = ImportanceResult(pd.DataFrame(), pd.DataFrame(), {
-        "lr": Marginal("lr", "log", [1e-4, 1e-3, 1e-2], np.array([0.5, 0.7, 0.6]), np.array([0.1, 0.1, 0.1])),
-        "optimizer": Marginal("optimizer", "categorical", ["adam", "sgd"], np.array([0.6, 0.5]), np.zeros(2))}, 6)
-    figures.save(figures.marginals_figure(result, "digits"), tmp_path / "marginals")
+    marginals = [Marginal("lr", "log", [1e-4, 1e-3, 1e-2], np.array([0.5, 0.7, 0.6]), np.array([0.1, 0.1, 0.1])),
+                 Marginal("optimizer", "categorical", ["adam", "sgd"], np.array([0.6, 0.5]), np.zeros(2))]
+    figures.save(figures.marginals_figure(marginals, "digits", 6), tmp_path / "marginals")
     curve = {k: [Point(i, i, 0.1 * i) for i in (1, 2, 3)] for k in ("train_loss", "val_loss", "train_accuracy",
                                                                     "val_accuracy")}
     best = {"grid": (RunData("r1", "1", "", "FINISHED", 0, {"trial": "2"}, {}, {}, histories=curve), 3, 0.3)}

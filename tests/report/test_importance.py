@@ -11,7 +11,7 @@ import pytest
 
 from hpo.errors import UserError
 from hpo.profiles import SpaceSpec
-from hpo.report.importance import fanova_importances, plot_marginals
+from hpo.report.importance import fanova_importances, marginals_json, plot_marginals, read_marginals
 from hpo.space import config_space, sample_configurations
 
 LAYERS = [0, 9, 14, 18, 42]
@@ -205,3 +205,13 @@ def test_marginal_plots_are_written(tmp_path):
     for path in paths:
         assert path.stat().st_size > 1000
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_marginals_read_back_exactly_as_the_stage_logs_them(additive_result):
+    result = additive_result
+    [(n_trials, curves)] = read_marginals(marginals_json({"digits": result})).values()
+    assert n_trials == result.n_trials and [c.name for c in curves] == list(result.marginals)
+    for curve in curves:
+        expected = result.marginals[curve.name]
+        assert (curve.kind, curve.values) == (expected.kind, expected.values)
+        assert np.array_equal(curve.mean, expected.mean) and np.array_equal(curve.std, expected.std)

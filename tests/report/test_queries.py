@@ -6,8 +6,9 @@ import pytest
 
 from hpo.errors import UserError
 from hpo.report import tables
+from hpo.report.importance import read_marginals
 from hpo.report.queries import TrackingReader
-from hpo.studies.report import find_studies, load_compare, load_importance
+from hpo.report.selection import find_studies, load_compare, load_importance
 from tests.mlflow_server import free_port
 from tests.report.store import BEST_B, shared
 
@@ -75,8 +76,9 @@ def test_the_compare_tree_with_histories(store, reader):
 
 def test_artifacts_are_fetched_through_the_store(store, reader):
     study = reader.run(store.runs["importance"])
-    text = load_importance(reader, study)
-    assert text.startswith("dataset,set 1,set 1 importance,set 2,set 2 importance\n")
+    artifacts = load_importance(reader, study)
+    assert artifacts["table5_pairs.csv"].startswith("dataset,set 1,set 1 importance,set 2,set 2 importance\n")
+    assert list(read_marginals(artifacts["marginals.json"])) == ["fashion", "digits", "all datasets"]
     assert reader.artifact_text(study.run_id, "no_such.csv") is None
 
 

@@ -3,6 +3,7 @@
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -19,7 +20,7 @@ def run(tags=None, metrics=None, params=None, children=(), histories=None, start
 
 
 def trial(number, vals, timestamps, status="FINISHED"):
-    return run({"trial": str(number), "status": status}, {"val_accuracy": vals[-1]},
+    return run({"trial": str(number)}, {"val_accuracy": vals[-1]}, status=status,
                histories={"val_accuracy": [Point(t, s, v)
                                            for s, (t, v) in enumerate(zip(timestamps, vals, strict=True), 1)]})
 
@@ -112,14 +113,26 @@ def test_importance_table_per_dataset_then_pooled_sorted_by_pooled():
     assert frame["all datasets"].tolist() == [0.5, 0.2] and frame["fashion"].tolist() == [0.2, 0.6]
 
 
-def test_importance_trials_in_trial_order_and_pooled_in_dataset_order():
-    d1 = run({"dataset": "fashion"}, children=[trial(10, [0.1], [1]), trial(2, [0.2], [2])])
-    d2 = run({"dataset": "digits"}, children=[trial(0, [0.3], [3])])
-    per = tables.importance_trials(run({"datasets": "fashion,digits"}, children=[d2, d1]))
-    assert list(per) == ["fashion", "digits", "all datasets"]
-    assert [t.tags["trial"] for t in per["all datasets"]] == ["2", "10", "0"]
-    failed = trial(1, [0.9], [1], status="FAILED")
-    assert math.isnan(tables.final_score(failed)) and tables.final_score(per["digits"][0]) == 0.3
+def test_table4_from_the_stages_analyses_equals_table4_from_the_logged_metrics():
+    analyses = [("digits", {"lr": (np.float64(0.30004), 0.01), "dropout": (0.1, 0.02)}),
+                ("all datasets", {"lr": (0.2, 0.01), "dropout": (0.5, 0.1)})]
+    study = run({"datasets": "digits"}, {"importance_lr": 0.2, "importance_std_lr": 0.01, "importance_dropout": 0.5,
+                                         "importance_std_dropout": 0.1},
+                children=[run({"dataset": "digits"}, {"importance_lr": 0.30004, "importance_std_lr": 0.01,
+                                                      "importance_dropout": 0.1, "importance_std_dropout": 0.02})])
+    frame = tables.table4_frame(analyses)
+    assert frame.equals(tables.importance_table(study))
+    assert tables.markdown(frame) == tables.markdown(tables.importance_table(study))
+    assert frame["hyperparameter"].tolist() == ["dropout", "lr"] and frame["digits"].tolist() == [0.1, 0.3]
+
+
+def test_table5_keeps_the_two_most_important_pairs_of_each_label():
+    frame = tables.table5_frame([("digits", [("lr", "dropout", 0.31234), ("lr", "optimizer", 0.1),
+                                             ("dropout", "optimizer", 0.01)]),
+                                 ("all datasets", iter([("lr", "dropout", 0.2)]))])
+    assert list(frame.columns) == ["dataset", "set 1", "set 1 importance", "set 2", "set 2 importance"]
+    assert frame.loc[0].tolist() == ["digits", "lr & dropout", 0.312, "lr & optimizer", 0.1]
+    assert frame.loc[1, "set 1"] == "lr & dropout" and math.isnan(frame.loc[1, "set 2 importance"])
 
 
 def test_table7_reads_variant_runs_and_is_empty_without_them():

@@ -1,8 +1,11 @@
+import numpy as np
 import pytest
 
 from hpo.errors import UserError
 from hpo.profiles import load_profile, parse_profile
+from hpo.report.importance import read_marginals
 from hpo.studies.importance import configurations, run_importance
+from hpo.studies.report import run_report
 
 SMOKE = load_profile("smoke")
 NAMES = ("learning_rate", "dropout", "optimizer", "fine_tuned_layers", "input_size", "batch_size")
@@ -37,7 +40,7 @@ def test_configurations_follow_the_seed_and_the_initial_space():
 
 
 @pytest.mark.slow
-def test_importance_end_to_end_then_a_rerun_trains_nothing(smoke_prepared, client):
+def test_importance_end_to_end_then_a_rerun_trains_nothing(smoke_prepared, client, tmp_path):
     results = run_importance(SMOKE, 0)
     assert set(results) == {"fashion", "digits", "all datasets"}
     study = _latest_study(client)
@@ -45,7 +48,23 @@ def test_importance_end_to_end_then_a_rerun_trains_nothing(smoke_prepared, clien
     pooled = {name: study.data.metrics[f"importance_{name}"] for name in NAMES}
     assert all(0 <= v <= 1 for v in pooled.values()) and sum(pooled.values()) <= 1 + 1e-6
     artifacts = {a.path for a in client.list_artifacts(study.info.run_id)}
-    assert {"table4_importance.md", "table4_importance.csv", "table5_pairs.md", "marginals"} <= artifacts
+    assert {"table4_importance.md", "table4_importance.csv", "table5_pairs.md", "marginals", "marginals.json"} \
+        <= artifacts
+    logged = read_marginals(open(client.download_artifacts(study.info.run_id, "marginals.json")).read())
+    assert list(logged) == list(results)
+    for label, (n_trials, curves) in logged.items():  # the report draws Fig. 3 from exactly these numbers
+        assert n_trials == results[label].n_trials
+        for curve in curves:
+            expected = results[label].marginals[curve.name]
+            assert curve.values == expected.values and curve.kind == expected.kind
+            assert np.array_equal(curve.mean, expected.mean) and np.array_equal(curve.std, expected.std)
+    # one function made the stage's Tables 4 and 5 and the report's, so they are the same bytes
+    run_report("smoke", 0, [study.info.run_id], tmp_path, uri=client.tracking_uri)
+    for name in ("table4_importance.md", "table4_importance.csv", "table5_pairs.md", "table5_pairs.csv"):
+        logged = open(client.download_artifacts(study.info.run_id, name)).read()
+        assert logged == (tmp_path / "tables" / name).read_text(), name
+    assert {p.name for p in (tmp_path / "figures").glob("marginals_*.png")} == {
+        "marginals_fashion.png", "marginals_digits.png", "marginals_all_datasets.png"}
     description = study.data.tags["mlflow.note.content"]
     for table in ("table4_importance.md", "table5_pairs.md"):
         assert open(client.download_artifacts(study.info.run_id, table)).read().strip() in description
@@ -63,7 +82,7 @@ def test_importance_end_to_end_then_a_rerun_trains_nothing(smoke_prepared, clien
             f"{d.data.tags['dataset']} {split}" for split in ("train", "val", "test")}
         for t in trials:
             steps = [m.step for m in client.get_metric_history(t.info.run_id, "val_accuracy")]
-            assert steps == list(range(1, SMOKE.importance.epochs + 1)) or t.data.tags["status"] == "FAILED"
+            assert steps == list(range(1, SMOKE.importance.epochs + 1)) or t.info.status == "FAILED"
 
     again = run_importance(SMOKE, 0)
     rerun = _latest_study(client)
@@ -75,7 +94,7 @@ def test_importance_end_to_end_then_a_rerun_trains_nothing(smoke_prepared, clien
         trials = _children(client, d)
         assert len(trials) == SMOKE.importance.trainings  # and no run added
         assert all(len(client.get_metric_history(t.info.run_id, "val_accuracy")) == SMOKE.importance.epochs
-                   for t in trials if t.data.tags["status"] == "FINISHED")
+                   for t in trials if t.info.status == "FINISHED")
     for label, result in results.items():
         assert again[label].individual.equals(result.individual)
     assert {name: rerun.data.metrics[f"importance_{name}"] for name in NAMES} == pooled
@@ -108,4 +127,4 @@ def test_every_training_failing_ends_with_a_clear_error(smoke_prepared, client):
     [dataset] = _children(client, _latest_study(client))
     assert dataset.data.metrics["n_failed"] == profile.importance.trainings
     trials = _children(client, dataset)
-    assert all(t.data.tags["status"] == "FAILED" and "TrainingDiverged" in t.data.tags["error"] for t in trials)
+    assert all(t.info.status == "FAILED" and "TrainingDiverged" in t.data.tags["error"] for t in trials)

@@ -113,10 +113,10 @@ def test_the_same_tracking_data_gives_the_same_files(store, report, tmp_path):
     assert first.keys() == again.keys() and all(first[k] == again[k] for k in first)
 
 
-def test_marginals_are_left_out_when_they_cannot_be_the_studys(store, tmp_path):
+def test_a_study_without_marginals_gets_its_tables_and_a_note(store, tmp_path):
     run_report("smoke", 7, [], tmp_path, uri=store.uri)
     html = (tmp_path / "index.html").read_text()
-    assert "marginal plots not drawn for fashion (recomputed importances differ from the logged ones" in html
+    assert "Fig. 3: the study run has no marginals.json artifact; run the importance stage again" in html
     assert (tmp_path / "tables" / "table4_importance.csv").exists() and not list(tmp_path.glob("figures/marginals_*"))
     assert "not run" in html and not (tmp_path / "tables" / "table6.csv").exists()  # no compare study with seed 7
 
@@ -171,7 +171,7 @@ def test_report_against_a_server_equals_the_runs_queried_directly(served):
     # the best trial the curves show holds the method's selected score
     from hpo.report import tables
     from hpo.report.queries import TrackingReader
-    from hpo.studies.report import load_compare
+    from hpo.report.selection import load_compare
     reader = TrackingReader(url)
     tree = reader.run(study.info.run_id)
     load_compare(reader, tree)

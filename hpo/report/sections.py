@@ -1,0 +1,170 @@
+"""The report page's sections: each study's tables and figures, written under the output folder
+as files, and the HTML that shows them; the provenance of the chosen study runs and the list of
+their runs."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from html import escape
+from pathlib import Path
+
+import pandas as pd
+
+from hpo.mlflow_ui import run_url
+from hpo.report import figures, page, tables
+from hpo.report.importance import MARGINALS_FILE, read_marginals
+from hpo.report.queries import RunData, TrackingReader
+from hpo.report.selection import PAIRS_FILE, Found
+
+STUDY_STAGES = ("importance", "compare", "subset")  # stages whose study runs hold results
+TABLES_DIR = "tables"
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M") if ms else "-"
+
+
+class Writer:
+    """Writes tables and figures under `out` and returns the page's HTML for them."""
+
+    def __init__(self, out: Path):
+        self.out = out
+
+    def table(self, frame: pd.DataFrame, name: str, caption: str, best=(), links=None) -> str:
+        paths = tables.write_table(frame, self.out / TABLES_DIR, name, caption)
+        return (f"<h3>{escape(caption)}</h3>\n" + page.table_html(frame, best, links)
+                + page.files_html(p.relative_to(self.out).as_posix() for p in paths))
+
+    def figure(self, fig, name: str, caption: str) -> str:
+        png, svg = figures.save(fig, self.out / "figures" / name)
+        rel = lambda p: p.relative_to(self.out).as_posix()  # noqa: E731
+        return page.figure_html(rel(png), rel(svg), caption, alt=caption)
+
+
+def compare(w: Writer, reader: TrackingReader, study: RunData) -> str:
+    parts = []
+    t6 = tables.table6(study)
+    if t6.empty:
+        return page.not_run_html(f"the compare study {study.run_id} has no method runs")
+    parts.append(w.table(t6, "table6", "Table 6 analogue: best validation accuracy per method (val) and the test "
+                         "accuracy of that configuration (test); max difference between the methods' best val",
+                         best=page.best_cells(t6, [c for c in t6.columns if c.endswith(" val")])))
+    curve = tables.anytime(study)
+    curve.to_csv(w.out / "anytime.csv", index=False, lineterminator="\n")
+    budget = tables.number(study.tags.get("budget_epochs"))
+    row = []
+    for dataset in tables.dataset_order(study):
+        part = curve[curve["dataset"] == dataset]
+        if not part.empty:
+            row.append(w.figure(figures.anytime_figure(part, dataset, budget), f"anytime_{dataset}",
+                                  f"{dataset}: best-so-far validation accuracy against epochs charged, per method. "
+                                  "Every logged epoch of every trial counts, in the order trained (the tables select "
+                                  "on each trial's last epoch, so a curve can end above its Table 6 value)."))
+    parts.append(page.row_html(row))
+    links = {"run id": lambda rid: run_url(reader.ui_base(), study.experiment_id, rid)}
+    parts.append(w.table(tables.budget_table(study), "budget", "Budget: epochs charged per method (one per logged "
+                         "epoch), trials and failed trials", links=links))
+    parts.append(page.files_html(["anytime.csv"]))
+    by_dataset: dict[str, dict[str, tuple]] = {}
+    for method_run in tables.method_runs(study):
+        best = tables.best_point(method_run)
+        if best is not None:
+            by_dataset.setdefault(method_run.tags["dataset"], {})[method_run.tags["method"]] = best
+    for dataset, best in by_dataset.items():
+        parts.append(w.figure(figures.curves_figure(best, dataset), f"curves_{dataset}",
+                              f"{dataset}: learning curves of each method's best trial, the one that scored its "
+                              "Table 6 validation accuracy (the star marks that epoch)"))
+    return "\n".join(parts)
+
+
+def importance(w: Writer, study: RunData, artifacts: dict[str, str | None]) -> str:
+    parts = []
+    t4 = tables.importance_table(study)
+    if len(t4.columns) > 1:
+        parts.append(w.table(t4, "table4_importance", "Table 4 / A.8 analogue: fANOVA importance of each "
+                             "hyperparameter (fraction of the variance of validation accuracy; std over the trees)"))
+        parts.append(w.figure(figures.importance_figure(t4), "importance", "fANOVA importance per hyperparameter "
+                              "and dataset, with one std over the forest's trees"))
+    else:
+        parts.append(page.note_html("fANOVA importances were not logged (see the study run's tags)."))
+    t5 = tables.pairs_table(artifacts.get(PAIRS_FILE))
+    if t5 is not None:
+        parts.append(w.table(t5, "table5_pairs", "Table 5 analogue: the most important pairs of hyperparameters "
+                             "(a pair's importance is its interaction alone)"))
+    else:
+        parts.append(page.note_html(f"Table 5: the study run has no {PAIRS_FILE} artifact."))
+    marginals = artifacts.get(MARGINALS_FILE)
+    if marginals is None:
+        parts.append(page.note_html(f"Fig. 3: the study run has no {MARGINALS_FILE} artifact; run the importance "
+                                    "stage again (it reads back its trainings and trains none) to log it."))
+    for label, (n_trials, curves) in read_marginals(marginals or "{}").items():
+        parts.append(w.figure(figures.marginals_figure(curves, label, n_trials),
+                              f"marginals_{label.replace(' ', '_')}",
+                              f"Fig. 3 analogue ({label}): predicted validation accuracy against each hyperparameter, "
+                              "the others averaged out, with one std over the trees"))
+    return "\n".join(parts)
+
+
+def subset(w: Writer, study: RunData) -> str:
+    t7 = tables.table7(study)
+    if t7.empty:
+        return page.not_run_html(f"the subset study {study.run_id} has no variant runs")
+    return w.table(t7, "table7", "Table 7 analogue: the best configuration found on each subset variant and its test "
+                   "accuracy when retrained on the whole training set", best=page.best_cells(t7, ["test accuracy"]))
+
+
+def provenance(reader: TrackingReader, found: dict[str, Found]) -> str:
+    rows = []
+    for stage, f in found.items():
+        r = f.run
+        tags = r.tags if r else {}
+        commit = tags.get("git_commit", "")[:10] + (" (dirty)" if tags.get("git_dirty") == "true" else "")
+        rows.append({"stage": stage, "study run": r.run_id if r else "not run",
+                     "status": r.status if r else "-", "started (UTC)": _when(r.start_time) if r else "-",
+                     "git commit": commit if r else "-",
+                     "profile": tags.get("profile", "-"), "seed": tags.get("seed", "-"),
+                     "data checksum": tags.get("data_checksum", "-")[:12],
+                     "chosen": f.how if r else "-"})
+    frame = pd.DataFrame(rows)
+    links = {s: f.run for s, f in found.items() if f.run}
+    by_id = {r.run_id: r for r in links.values()}
+    html = page.table_html(frame, links={"study run": lambda rid: reader.link(by_id[rid]) if rid in by_id else None})
+    passed = [f"{p.run_id} ({f.stage}, {p.status})" for f in found.values() if f.run for p in f.passed_over]
+    if passed:
+        html += page.note_html("Newer study runs that did not finish were passed over: " + ", ".join(passed))
+    return html
+
+
+def runs(reader: TrackingReader, found: dict[str, Found]) -> str:
+    rows = []
+    for stage in STUDY_STAGES:
+        study = found[stage].run
+        if study is None:
+            continue
+        experiment = reader.experiment_names.get(study.experiment_id, study.experiment_id)
+        rows.append({"stage": stage, "experiment": experiment, "level": "study", "dataset": "-",
+                     "method or variant": "-", "status": study.status, "child runs": len(study.children),
+                     "run": study.run_id, "_link": reader.link(study)})
+        for child in sorted(study.children, key=lambda r: (r.start_time, r.run_id)):
+            rows.append({"stage": stage, "experiment": experiment, "level": "child",
+                         "dataset": child.tags.get("dataset", ""),
+                         "method or variant": child.tags.get("method") or child.tags.get("variant", ""),
+                         "status": child.status, "child runs": len(child.children), "run": child.run_id,
+                         "_link": reader.link(child)})
+    if not rows:
+        return page.note_html("No child runs.")
+    frame = pd.DataFrame(rows)
+    link_of = dict(zip(frame["run"], frame.pop("_link"), strict=True))
+    return page.table_html(frame, links={"run": link_of.get})
+
+
+def intro(reader: TrackingReader, profile: str, seed: int | None, found: dict[str, Found]) -> str:
+    seed_text = "any seed" if seed is None else f"seed {seed}"
+    return "\n".join([
+        page.paragraph(f"Profile {profile}, {seed_text}. Everything on this page was read from the tracking store "
+                       f"{reader.uri}: for each stage, the latest study run that FINISHED for this profile and seed "
+                       "(runs still RUNNING, FAILED or KILLED are passed over), unless a study run was given with "
+                       "--study. Run links open the MLflow UI at " + reader.ui_base()
+                       + ("" if reader.ui_base() == reader.uri.rstrip("/") else " (where make ui serves this store)")
+                       + "."),
+        provenance(reader, found)])
