@@ -69,6 +69,9 @@ def _distinct(name: str, values: list) -> None:
         raise ValueError(f"{name} lists a value twice: {values}")
 
 
+FILE_FORMATS = ("image_folder", "mio_tcd", "stanford_dogs")  # stored as image files: their size is a choice
+
+
 class DatasetSpec(_Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+$")]
     format: str
@@ -77,12 +80,28 @@ class DatasetSpec(_Strict):
     train: Images
     val: Images
     test_per_class: Images
+    image_size: InputSize | None = None  # the side images of FILE_FORMATS are stored at (required: image_folder)
+    skip_unreadable: bool = False  # image_folder: leave out images that cannot be decoded (listed in the manifest)
+
+    NEW_KEYS: ClassVar[dict] = {"image_size": None, "skip_unreadable": False}  # left out of checksums at default
 
     @model_validator(mode="after")
     def _classes(self):
         if self.classes is not None:
             _distinct("classes", self.classes)
+        if self.format == "image_folder" and self.image_size is None:
+            raise ValueError("image_size: an image_folder dataset needs the side, in pixels, its images are stored at "
+                             "(at least the largest input_size of the spaces, to keep their detail)")
+        if self.image_size is not None and self.format not in FILE_FORMATS:
+            raise ValueError(f"image_size: format {self.format} has images of a fixed size; only "
+                             f"{', '.join(FILE_FORMATS)} take image_size")
+        if self.skip_unreadable and self.format != "image_folder":
+            raise ValueError(f"skip_unreadable: only the image_folder format takes it, not {self.format}")
         return self
+
+    def loader_options(self) -> dict:
+        """What the format's loader takes besides the path (hpo.data.base.load)."""
+        return {k: v for k, v in (("size", self.image_size), ("skip_unreadable", self.skip_unreadable)) if v}
 
 
 class DatasetsSpec(_Strict):
@@ -295,6 +314,10 @@ class Profile(_Strict):
         """sha256 of what `prepare` reads (the datasets, the backbone and the subsets of Study III):
         a prepared folder stays valid while only the search space, budgets or study settings change."""
         sections = self.model_dump(mode="json", include={"name", "datasets", "backbone"})
+        for spec in [sections["datasets"]["source"], *sections["datasets"]["targets"]]:
+            for key, default in DatasetSpec.NEW_KEYS.items():  # at their defaults, checksums stay as they were
+                if spec is not None and spec.get(key) == default:
+                    del spec[key]
         if self.subset is not None:  # absent, the checksum is what it was before Study III existed
             sections["subset"] = self.subset.model_dump(mode="json", exclude=set(SubsetSpec.STUDY_ONLY))
         return hashlib.sha256(json.dumps(sections, sort_keys=True).encode()).hexdigest()

@@ -90,9 +90,15 @@ def dataset_folder(path: str | None, dataset: str, home: str, download: str, sou
     raise UserError(f"no {contents} in {given}: give {source} from {home}")
 
 
-def read_image(path: Path, size: int, home: str) -> np.ndarray:
+def redownload(home: str) -> str:
+    """What to do about a damaged file of a dataset downloaded from `home`."""
+    return f"download the dataset again from {home}"
+
+
+def read_image(path: Path, size: int, fix: str) -> np.ndarray:
     """One image file -> uint8 (size, size, 3): any mode (grey, CMYK, RGBA, palette) to RGB,
-    stretched to a square like the network input (the aspect ratio is not kept)."""
+    stretched to a square like the network input (the aspect ratio is not kept). A file that
+    cannot be decoded is a UserError naming it and what to do (`fix`)."""
     try:
         with Image.open(path) as im:
             im = im.convert("RGB")
@@ -100,16 +106,16 @@ def read_image(path: Path, size: int, home: str) -> np.ndarray:
                 im = im.resize((size, size), Image.Resampling.BILINEAR)
             return np.asarray(im, dtype=np.uint8)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        raise UserError(f"{path} is not a readable image ({e}): download the dataset again from {home}") from None
+        raise UserError(f"{path} is not a readable image ({e}): {fix}") from None
 
 
-def read_images(paths: Sequence[Path], size: int, home: str, chunk: int = 1024) -> np.ndarray:
+def read_images(paths: Sequence[Path], size: int, fix: str, chunk: int = 1024) -> np.ndarray:
     """Image files -> uint8 (N, size, size, 3), in order. Decoded in threads (Pillow releases
     the GIL while decoding and resizing), a chunk at a time to bound the results in flight."""
     out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         for start in range(0, len(paths), chunk):
             batch = paths[start:start + chunk]
-            for i, image in enumerate(pool.map(lambda p: read_image(p, size, home), batch)):
+            for i, image in enumerate(pool.map(lambda p: read_image(p, size, fix), batch)):
                 out[start + i] = image
     return out

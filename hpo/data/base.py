@@ -20,8 +20,9 @@ class ImageFiles:
 
     ndim, dtype = 4, np.dtype(np.uint8)
 
-    def __init__(self, paths: Sequence[Path], size: int, home: str):
-        self.paths, self.size, self.home = list(paths), size, home
+    def __init__(self, paths: Sequence[Path], size: int, fix: str):
+        """`fix`: what to do about a file that cannot be decoded (see archives.read_image)."""
+        self.paths, self.size, self.fix = list(paths), size, fix
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -32,7 +33,7 @@ class ImageFiles:
 
     def subset(self, index) -> "ImageFiles":
         """Some of the files, still undecoded (`index`: indices or a boolean mask)."""
-        return ImageFiles(np.asarray(self.paths, dtype=object)[index].tolist(), self.size, self.home)
+        return ImageFiles(np.asarray(self.paths, dtype=object)[index].tolist(), self.size, self.fix)
 
     def __getitem__(self, index) -> np.ndarray:
         if isinstance(index, (int, np.integer)):
@@ -40,7 +41,7 @@ class ImageFiles:
         files = self.subset(index).paths
         require_memory(len(files) * self.size * self.size * 3, f"decoding {len(files)} images of {self.size} px",
                        "lower the sizes (train, val, subset.whole) in the profile")
-        return read_images(files, self.size, self.home)
+        return read_images(files, self.size, self.fix)
 
     def __array__(self, dtype=None, copy=None):
         images = self[np.arange(len(self))]
@@ -78,6 +79,8 @@ class LabelledImages:
     images: np.ndarray | ImageFiles
     labels: np.ndarray
     class_names: tuple[str, ...]
+    ignored_files: int = 0  # files of the dataset's folder that are not images
+    skipped_files: tuple[str, ...] = ()  # "file: why" of each unreadable image left out
 
     def __post_init__(self):
         if self.images.ndim != 4 or self.images.shape[-1] != 3 or self.images.dtype != np.uint8:
@@ -98,8 +101,8 @@ class LabelledImages:
         mapping[classes] = np.arange(len(classes))
         keep = mapping[self.labels] >= 0
         images = self.images.subset(keep) if isinstance(self.images, ImageFiles) else self.images[keep]
-        return LabelledImages(images, mapping[self.labels[keep]],
-                              tuple(self.class_names[c] for c in classes))
+        return LabelledImages(images, mapping[self.labels[keep]], tuple(self.class_names[c] for c in classes),
+                              self.ignored_files, self.skipped_files)
 
 
 def as_rgb(gray_or_rgb: np.ndarray) -> np.ndarray:
@@ -129,8 +132,8 @@ class SplitData:
 
 
 
-# format name -> loader(path or None) -> LabelledImages
-Loader = Callable[[str | None], LabelledImages]
+# format name -> loader(path or None, **options) -> LabelledImages
+Loader = Callable[..., LabelledImages]
 _FORMATS: dict[str, Loader] = {}
 
 
@@ -145,7 +148,8 @@ def formats() -> list[str]:
     return sorted(_FORMATS)
 
 
-def load(format_name: str, path: str | None = None) -> LabelledImages:
+def load(format_name: str, path: str | None = None, **options) -> LabelledImages:
+    """`options`: `size` for the formats stored as image files, `skip_unreadable` for image_folder."""
     if format_name not in _FORMATS:
         raise UserError(f"no loader for dataset format {format_name!r}; known formats: {', '.join(formats())}")
-    return _FORMATS[format_name](path)
+    return _FORMATS[format_name](path, **options)

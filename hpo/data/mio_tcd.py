@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hpo.data.archives import dataset_folder
+from hpo.data.archives import dataset_folder, redownload
 from hpo.data.base import ImageFiles, LabelledImages, register
 from hpo.errors import UserError
 
@@ -80,4 +80,4 @@ def check_ground_truth(csv_path: Path, files: list[Path], labels: np.ndarray) ->
 def load_mio_tcd(path: str | None = None, size: int | None = None) -> LabelledImages:
     """All labelled images, resized to `size` (default SIZE) square when a split decodes them."""
     files, labels = list_images(path)
-    return LabelledImages(ImageFiles(files, size or SIZE, HOME), labels, CLASS_NAMES)
+    return LabelledImages(ImageFiles(files, size or SIZE, redownload(HOME)), labels, CLASS_NAMES)

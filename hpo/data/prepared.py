@@ -32,13 +32,14 @@ def prepared_dir(profile_name: str, seed: int) -> Path:
 
 def load_images(spec) -> LabelledImages:
     """A dataset's labelled images as its profile entry says (its classes, relabelled 0..n-1)."""
-    images = load(spec.format, spec.path)
+    images = load(spec.format, spec.path, **spec.loader_options())
     return images.select_classes(list(spec.classes)) if spec.classes else images
 
 
 def split_images(images: LabelledImages, spec, seed: int) -> tuple[SplitData, Split]:
     """The dataset's split (test set balanced) and the indices it took."""
-    split = split_indices(images.labels, spec.train, spec.val, spec.test_per_class, seed, name=spec.name)
+    split = split_indices(images.labels, spec.train, spec.val, spec.test_per_class, seed, name=spec.name,
+                          class_names=images.class_names)
     x, y = images.images, images.labels
     return SplitData(spec.name, x[split.train], y[split.train], x[split.val], y[split.val],
                      x[split.test], y[split.test], images.class_names), split

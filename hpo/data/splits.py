@@ -31,22 +31,32 @@ def describe(data) -> dict:
 
 
 def split_indices(labels: np.ndarray, n_train: int, n_val: int, test_per_class: int, seed: int,
-                  name: str = "dataset") -> Split:
+                  name: str = "dataset", class_names=None) -> Split:
     """A balanced test set of `test_per_class` images per class, then stratified train and
     validation sets of the given sizes from the rest. Same labels and seed -> same split."""
     rng = np.random.default_rng(seed)
     classes = np.unique(labels)
+    called = (lambda c: repr(class_names[c])) if class_names is not None else str
     test = []
     for c in classes:
         members = np.flatnonzero(labels == c)
         if len(members) < test_per_class:
-            raise UserError(f"{name}: class {c} has {len(members)} images, fewer than test_per_class={test_per_class}")
+            raise UserError(f"{name}: class {called(c)} has {len(members)} images, fewer than "
+                            f"test_per_class={test_per_class}: lower test_per_class in the profile, or add images")
         test.append(rng.choice(members, test_per_class, replace=False))
     test = np.sort(np.concatenate(test))
     rest = np.setdiff1d(np.arange(len(labels)), test)
     if n_train + n_val > len(rest):
         raise UserError(f"{name}: train={n_train} + val={n_val} exceed the {len(rest)} images left after the test set; "
                         f"lower them in the profile")
+    left = class_counts(labels[rest], int(labels.max()) + 1)
+    scarce = [c for c in classes if left[c] < 2]
+    if scarce:  # a stratified split puts at least one image of every class in train and in val
+        raise UserError(f"{name}: class {called(scarce[0])} has {left[scarce[0]]} image(s) left after the test set, "
+                        "fewer than the 2 that train and val need: lower test_per_class in the profile, or add images")
+    if min(n_train, n_val) < len(classes):
+        raise UserError(f"{name}: train={n_train} and val={n_val} must each be at least the {len(classes)} classes, "
+                        "one image of each: raise them in the profile")
     train, val = train_test_split(rest, train_size=n_train, test_size=n_val, stratify=labels[rest],
                                   random_state=seed)
     return Split(np.sort(train), np.sort(val), test)

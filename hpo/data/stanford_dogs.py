@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from hpo.data.archives import extract
+from hpo.data.archives import extract, redownload
 from hpo.data.base import ImageFiles, LabelledImages, register
 from hpo.errors import UserError
 
@@ -92,7 +92,7 @@ def load_stanford_dogs(path: str | None = None, size: int | None = None) -> Labe
     for p in paths:
         if not p.is_file():
             raise UserError(f"{p} (listed in file_list.mat) not found: download images.tar again from {HOME}")
-    return LabelledImages(ImageFiles(paths, size or SIZE, HOME), labels, names)
+    return LabelledImages(ImageFiles(paths, size or SIZE, redownload(HOME)), labels, names)
 
 
 def official_split(path: str | None) -> tuple[np.ndarray, np.ndarray]:

@@ -54,6 +54,19 @@ def _pretrain(profile, seed: int, directory) -> dict:
             "pretrain": spec.model_dump(), "layers": len(backbone.layers)}
 
 
+def _file_notes(name: str, images) -> dict:
+    """What the manifest says of a folder's files that are not in the dataset (printed too)."""
+    notes = {}
+    if images.ignored_files:
+        notes["ignored_files"] = images.ignored_files
+        print(f"{name}: {images.ignored_files} file(s) that are not images (JPEG, PNG, BMP, GIF) ignored", flush=True)
+    if images.skipped_files:
+        notes["skipped_files"] = list(images.skipped_files)
+        print(f"{name}: {len(images.skipped_files)} unreadable image(s) skipped (skip_unreadable), listed in the "
+              f"manifest; the first: {images.skipped_files[0]}", flush=True)
+    return notes
+
+
 def run_prepare(profile, seed: int, force: bool = False) -> dict:
     directory = prepared_dir(profile.name, seed)
     manifest = None if force else read_manifest(directory)  # --force repairs a damaged folder too
@@ -63,9 +76,10 @@ def run_prepare(profile, seed: int, force: bool = False) -> dict:
         return manifest
     if profile.backbone.name == "xception":
         resolve_xception_weights(profile.backbone.weights)
-    splits, subsets = {}, {}
+    splits, subsets, files = {}, {}, {}
     for spec in profile.datasets.targets:
         images = load_images(spec)
+        files[spec.name] = _file_notes(spec.name, images)
         splits[spec.name], split = split_images(images, spec, seed)
         if profile.subset is not None and profile.subset.dataset == spec.name:
             # drawn from the images outside this target's balanced test set, which scores them all
@@ -80,7 +94,7 @@ def run_prepare(profile, seed: int, force: bool = False) -> dict:
         datasets = {}
         for name, data in splits.items():
             save_split(data, directory / f"{name}.npz")
-            datasets[name] = {"checksum": checksums[name], **describe(data)}
+            datasets[name] = {"checksum": checksums[name], **describe(data), **files[name]}
             print(f"{name}: {datasets[name]['train']} train / {datasets[name]['val']} val / "
                   f"{datasets[name]['test']} test (balanced), {data.n_classes} classes", flush=True)
         manifest = {"profile": profile.name, "profile_checksum": profile.prepare_checksum, "seed": seed,

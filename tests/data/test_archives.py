@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hpo.data.archives import MARKER, extract, extracted_dir, read_image, read_images
+from hpo.data.archives import MARKER, extract, extracted_dir, read_image, read_images, redownload
 from hpo.errors import UserError
 
 HOME = "https://example.org/dataset"
@@ -99,7 +99,7 @@ def test_read_image_converts_modes_and_resizes(tmp_path):
              "rgba.png": Image.new("RGBA", (8, 8), colour + (10,))}
     for name, image in cases.items():
         image.save(tmp_path / name)
-    out = read_images([tmp_path / n for n in cases], 16, HOME)
+    out = read_images([tmp_path / n for n in cases], 16, redownload(HOME))
     assert out.shape == (4, 16, 16, 3) and out.dtype == np.uint8
     assert np.abs(out[0].astype(int) - colour).max() <= 6
     assert np.abs(out[1].astype(int) - 77).max() <= 2
@@ -116,6 +116,6 @@ def test_corrupt_image_is_named(tmp_path):
     garbage.write_bytes(b"\xff\xd8 not really a jpeg")
     for bad in (truncated, garbage):
         with pytest.raises(UserError, match=rf"{bad.name} is not a readable image .*download the dataset again"):
-            read_images([good, bad], 8, HOME)
+            read_images([good, bad], 8, redownload(HOME))
     with pytest.raises(UserError, match="missing.jpg is not a readable image"):
-        read_image(tmp_path / "missing.jpg", 8, HOME)
+        read_image(tmp_path / "missing.jpg", 8, redownload(HOME))
