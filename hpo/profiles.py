@@ -13,15 +13,44 @@ from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hpo.errors import UserError
 
 PROFILES_DIR = Path(__file__).resolve().parents[1] / "profiles"
+# The keras.applications CNNs a profile can name as its backbone (without their top, on inputs of
+# any size): the keras.applications module whose preprocess_input scales their input, their
+# layers and their smallest input size (Keras' own minimum). tests/models/test_applications.py
+# checks every entry against Keras. (NASNet needs a fixed input size with ImageNet weights, and
+# Keras' Xception is the backbone `xception`.)
+KERAS_APPLICATIONS = {
+    "ResNet50": ("resnet", 175, 32), "ResNet101": ("resnet", 345, 32), "ResNet152": ("resnet", 515, 32),
+    "ResNet50V2": ("resnet_v2", 190, 32), "ResNet101V2": ("resnet_v2", 377, 32),
+    "ResNet152V2": ("resnet_v2", 564, 32),
+    "MobileNet": ("mobilenet", 86, 32), "MobileNetV2": ("mobilenet_v2", 154, 32),
+    "MobileNetV3Small": ("mobilenet_v3", 157, 32), "MobileNetV3Large": ("mobilenet_v3", 187, 32),
+    "EfficientNetB0": ("efficientnet", 237, 32), "EfficientNetB1": ("efficientnet", 339, 32),
+    "EfficientNetB2": ("efficientnet", 339, 32), "EfficientNetB3": ("efficientnet", 384, 32),
+    "EfficientNetB4": ("efficientnet", 474, 32), "EfficientNetB5": ("efficientnet", 576, 32),
+    "EfficientNetB6": ("efficientnet", 666, 32), "EfficientNetB7": ("efficientnet", 813, 32),
+    "EfficientNetV2B0": ("efficientnet_v2", 270, 32), "EfficientNetV2B1": ("efficientnet_v2", 334, 32),
+    "EfficientNetV2B2": ("efficientnet_v2", 349, 32), "EfficientNetV2B3": ("efficientnet_v2", 409, 32),
+    "EfficientNetV2S": ("efficientnet_v2", 513, 32), "EfficientNetV2M": ("efficientnet_v2", 740, 32),
+    "EfficientNetV2L": ("efficientnet_v2", 1028, 32),
+    "DenseNet121": ("densenet", 427, 32), "DenseNet169": ("densenet", 595, 32),
+    "DenseNet201": ("densenet", 707, 32),
+    "InceptionV3": ("inception_v3", 311, 75), "InceptionResNetV2": ("inception_resnet_v2", 780, 75),
+    "VGG16": ("vgg16", 19, 32), "VGG19": ("vgg19", 22, 32),
+    "ConvNeXtTiny": ("convnext", 133, 32), "ConvNeXtSmall": ("convnext", 259, 32),
+    "ConvNeXtBase": ("convnext", 259, 32), "ConvNeXtLarge": ("convnext", 259, 32),
+    "ConvNeXtXLarge": ("convnext", 259, 32),
+}
 # What each backbone is, as far as a profile can be checked against it without building it:
-# its layers (k counts from the top of these) and its smallest input size.
-BACKBONE_LAYERS = {"compact": 42, "xception": 132}
-MIN_INPUT_SIZE = {"compact": 32, "xception": 71}
+# its layers (k counts from the top of these), its smallest input size, and how its input is
+# scaled (the keras.applications module of its preprocess_input; compact is scaled as Xception).
+BACKBONE_LAYERS = {"compact": 42, "xception": 132} | {n: a[1] for n, a in KERAS_APPLICATIONS.items()}
+MIN_INPUT_SIZE = {"compact": 32, "xception": 71} | {n: a[2] for n, a in KERAS_APPLICATIONS.items()}
+INPUT_SCALING = {"compact": "xception", "xception": "xception"} | {n: a[0] for n, a in KERAS_APPLICATIONS.items()}
 OPTIMIZERS = ("adam", "adadelta", "rmsprop", "sgd")
 Optimizer = Literal["adam", "adadelta", "rmsprop", "sgd"]
 # Every number has a range: far beyond these, a value is a typo that would exhaust memory or time
@@ -122,10 +151,18 @@ class PretrainSpec(_Strict):
 
 
 class BackboneSpec(_Strict):
-    name: Literal["compact", "xception"]
-    # xception: imagenet | none | a file path; compact: pretrained (by `prepare`) | none
-    weights: str = "none"
+    name: str  # compact, xception or one of KERAS_APPLICATIONS
+    # xception and keras.applications: imagenet | none | a file path; compact: pretrained (by `prepare`) | none
+    weights: Annotated[str, Field(min_length=1)] = "none"
     pretrain: PretrainSpec | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        if name not in BACKBONE_LAYERS:
+            raise ValueError(f"unknown backbone {name!r}: choose compact, xception or a keras.applications CNN "
+                             f"({', '.join(KERAS_APPLICATIONS)})")
+        return name
 
     @model_validator(mode="after")
     def _weights(self):

@@ -1,4 +1,4 @@
-"""Image preparation for the network: resize to the input size, scale as Xception expects."""
+"""Image preparation for the network: resize to the input size, scale as the backbone expects."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def resize(images: np.ndarray, size: int, chunk: int = 2048) -> np.ndarray:
     return out
 
 
-def to_network_input(images: np.ndarray, size: int) -> np.ndarray:
-    """Resized and scaled to [-1, 1] (keras.applications.xception.preprocess_input)."""
-    return keras.applications.xception.preprocess_input(resize(images, size))
+def to_network_input(images: np.ndarray, size: int, scaling: str = "xception") -> np.ndarray:
+    """Resized and scaled by `keras.applications.<scaling>.preprocess_input` (xception: to [-1, 1];
+    the backbone's own, see hpo.models.input_scaling)."""
+    return getattr(keras.applications, scaling).preprocess_input(resize(images, size))

@@ -19,7 +19,7 @@ from hpo import store_outage, timing, tracking
 from hpo.data.prepared import BACKBONE_FILE, load_prepared, load_subset, prepared_dir
 from hpo.data.subsets import with_class_weights
 from hpo.jobs import Outcome
-from hpo.models import backbone_factory, min_input_size
+from hpo.models import backbone_factory, input_scaling, min_input_size
 from hpo.training import TrialConfig, fine_tune
 from hpo.training.feature_cache import cache_for
 
@@ -130,7 +130,8 @@ def train_job(spec: TrialSpec) -> Outcome:
         partial = spec.checkpoint(spec.stop).with_name(f"epoch-{spec.stop}.partial") if spec.checkpoints else None
         result = fine_tune(TrialConfig.from_dict(spec.config), data, spec.stop - spec.start, resume_from=resume,
                            backbone_factory=backbone(spec.profile, spec.seed),
-                           min_input_size=min_input_size(spec.profile.backbone.name), on_epoch=report,
+                           min_input_size=min_input_size(spec.profile.backbone.name),
+                           scaling=input_scaling(spec.profile.backbone.name), on_epoch=report,
                            seed=spec.train_seed, feature_cache=_feature_cache(spec.profile), checkpoint_to=partial,
                            test_above=spec.test_above)
         if partial is not None:

@@ -1,4 +1,5 @@
-"""Backbones without top: Keras' Xception and `compact`, a small Xception-style network.
+"""Backbones without top: Keras' Xception, the keras.applications CNNs of
+profiles.KERAS_APPLICATIONS, and `compact`, a small Xception-style network.
 
 `compact` keeps Xception's block structure (entry convolutions, a residual down-sampling block,
 a middle block, and the exit blocks 13 and 14 layer for layer), so "the last 9 / 14 / 18 layers"
@@ -17,13 +18,18 @@ import keras
 from keras import layers
 
 from hpo.errors import UserError, one_line
-from hpo.profiles import MIN_INPUT_SIZE
+from hpo.profiles import INPUT_SCALING, KERAS_APPLICATIONS, MIN_INPUT_SIZE
 
 XCEPTION_NOTOP_FILE = "xception_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 
 def min_input_size(name: str) -> int:
     return MIN_INPUT_SIZE[name]
+
+
+def input_scaling(name: str) -> str:
+    """The keras.applications module whose preprocess_input scales the backbone's input."""
+    return INPUT_SCALING[name]
 
 
 def keras_weights_cache() -> Path:
@@ -50,6 +56,24 @@ def xception(weights: str = "none") -> keras.Model:
     return keras.applications.Xception(
         include_top=False, weights=resolve_xception_weights(weights), input_shape=(None, None, 3)
     )
+
+
+def application(name: str, weights: str | None) -> keras.Model:
+    """A keras.applications CNN without its top, on inputs of any size. `weights`: None (random),
+    "imagenet" (from Keras' cache, which Keras fills where there is a network) or a file's path."""
+    if weights not in (None, "imagenet") and not Path(weights).is_file():
+        raise UserError(f"backbone.weights: no file {weights}: give the path of {name}'s weights without its top "
+                        "(include_top=False), or imagenet, or none")
+    try:
+        return getattr(keras.applications, name)(include_top=False, weights=weights, input_shape=(None, None, 3))
+    except Exception as e:  # an offline download, a file of another network: anything from Keras
+        if weights == "imagenet":
+            raise UserError(f"the ImageNet weights of {name} could not be loaded ({one_line(e, 200)}): on a machine "
+                            f"with a network run keras.applications.{name}(include_top=False) once and copy the "
+                            f"file it downloads to {keras_weights_cache()}, or set backbone.weights to its path"
+                            ) from None
+        raise UserError(f"{weights} is not a weights file of {name} without its top ({one_line(e, 200)}): give one "
+                        "saved with include_top=False, or imagenet, or none") from None
 
 
 # Batch-norm statistics follow the data faster than Keras' default 0.99: the small datasets of
@@ -137,8 +161,13 @@ def _copies_of(load) -> "Callable[[], keras.Model]":
 
 def backbone_factory(spec, prepared_file: Path | None, scratch: bool = False):
     """A function returning a fresh backbone with the profile's initial weights: the compact
-    network `prepare` pretrained, or Xception with its weights; `scratch` gives random weights.
-    Weights are read from disk once; every call returns an independent copy."""
+    network `prepare` pretrained, or Xception or a keras.applications CNN with its weights;
+    `scratch` gives random weights. Weights are read from disk once; every call returns an
+    independent copy."""
+    if spec.name in KERAS_APPLICATIONS:
+        if scratch or spec.weights == "none":
+            return lambda: application(spec.name, None)
+        return _copies_of(lambda: application(spec.name, spec.weights))
     if spec.name == "xception":
         weights = "none" if scratch else spec.weights
         resolve_xception_weights(weights)  # fail now, not at the first trial

@@ -26,7 +26,8 @@ from hpo.data.prepared import (
 )
 from hpo.data.splits import describe
 from hpo.data.subsets import build_subsets
-from hpo.models.backbones import compact, resolve_xception_weights
+from hpo.models.backbones import application, compact, resolve_xception_weights
+from hpo.profiles import KERAS_APPLICATIONS
 from hpo.training import TrialConfig, fine_tune
 
 PRETRAIN_DROPOUT = 0.2  # head dropout while pretraining; the head is thrown away afterwards
@@ -76,6 +77,8 @@ def run_prepare(profile, seed: int, force: bool = False) -> dict:
         return manifest
     if profile.backbone.name == "xception":
         resolve_xception_weights(profile.backbone.weights)
+    elif profile.backbone.name in KERAS_APPLICATIONS and profile.backbone.weights != "none":
+        application(profile.backbone.name, profile.backbone.weights)  # its weights load, before any split
     splits, subsets, files = {}, {}, {}
     for spec in profile.datasets.targets:
         images = load_images(spec)

@@ -9,7 +9,7 @@ import keras
 from hpo import mlflow_ui, tracking
 from hpo.data.prepared import BACKBONE_FILE, load_prepared, prepared_dir
 from hpo.errors import TrainingDiverged, UserError
-from hpo.models import backbone_factory, min_input_size
+from hpo.models import backbone_factory, input_scaling, min_input_size
 from hpo.training import EpochMetrics, TrialConfig, TrialResult, fine_tune
 from hpo.training.feature_cache import cache_for
 
@@ -64,7 +64,8 @@ def run_train(profile, seed: int, dataset: str, hyperparameters: dict, epochs: i
                 print(progress_line(m, epochs), flush=True)
 
             result = fine_tune(config, data, epochs, backbone_factory=lambda: backbone, min_input_size=minimum,
-                               on_epoch=report, seed=seed, feature_cache=cache_for(profile.cache))
+                               scaling=input_scaling(profile.backbone.name), on_epoch=report, seed=seed,
+                               feature_cache=cache_for(profile.cache))
             tracking.log_metrics({"test_accuracy": result.test_accuracy, "final_val_accuracy": result.val_accuracy,
                                   "epoch_seconds": statistics.mean(m.seconds for m in result.history)})
             print(f"{dataset}: val_accuracy {result.val_accuracy:.4f} test_accuracy {result.test_accuracy:.4f}",

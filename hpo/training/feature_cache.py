@@ -48,8 +48,11 @@ class FeatureCache:
         """Fingerprint of the frozen prefix's weights: hash it once per trial, not once per split."""
         return fingerprint(*(np.asarray(w) for w in prefix.get_weights()))
 
-    def key(self, images: np.ndarray, input_size: int, cut: int, prefix: keras.Model, weights: str) -> str:
+    def key(self, images: np.ndarray, input_size: int, cut: int, prefix: keras.Model, weights: str,
+            scaling: str = "xception") -> str:
         identity = f"{self._images_id(images)}|{input_size}|{cut}|{prefix.name}|{weights}"
+        if scaling != "xception":  # keys of Xception-scaled inputs stay those of the disk caches already written
+            identity += f"|{scaling}"
         return hashlib.sha1(identity.encode()).hexdigest()
 
     @property
@@ -57,10 +60,11 @@ class FeatureCache:
         return sum(a.nbytes for arrays in self._memory.values() for a in arrays)
 
     def features(self, prefix: keras.Model, images: np.ndarray, input_size: int, cut: int,
-                 weights: str | None = None) -> list[np.ndarray] | None:
+                 weights: str | None = None, scaling: str = "xception") -> list[np.ndarray] | None:
         """The prefix's outputs for `images` (one array per boundary tensor), or None if too big.
-        `weights` is weights_key(prefix), when the caller already has it."""
-        key = self.key(images, input_size, cut, prefix, weights or self.weights_key(prefix))
+        `weights` is weights_key(prefix), when the caller already has it; `scaling` how the
+        backbone's input is scaled (hpo.data.images.to_network_input)."""
+        key = self.key(images, input_size, cut, prefix, weights or self.weights_key(prefix), scaling)
         if key in self._memory:
             self._memory.move_to_end(key)
             self.hits += 1
@@ -69,12 +73,12 @@ class FeatureCache:
         if on_disk and all(p.is_file() for p in on_disk):
             self.hits += 1
             return [np.load(p, mmap_mode="r") for p in on_disk]
-        probe = self._run(prefix, images[:1], input_size)
+        probe = self._run(prefix, images[:1], input_size, scaling)
         size = sum(a.nbytes for a in probe) * len(images)
         if size <= self.memory_bytes:
             self.misses += 1
             arrays = [np.empty((len(images), *a.shape[1:]), a.dtype) for a in probe]
-            self._fill(prefix, images, input_size, arrays)
+            self._fill(prefix, images, input_size, scaling, arrays)
             while self._memory and self.memory_used + size > self.memory_bytes:
                 self._memory.popitem(last=False)
             self._memory[key] = arrays
@@ -85,7 +89,7 @@ class FeatureCache:
             partial = [p.with_suffix(".partial.npy") for p in on_disk]
             arrays = [np.lib.format.open_memmap(p, mode="w+", dtype=a.dtype, shape=(len(images), *a.shape[1:]))
                       for p, a in zip(partial, probe, strict=True)]
-            self._fill(prefix, images, input_size, arrays)
+            self._fill(prefix, images, input_size, scaling, arrays)
             for array, tmp, final in zip(arrays, partial, on_disk, strict=True):
                 array.flush()
                 tmp.rename(final)  # complete files only: an interrupted fill is never read back
@@ -99,13 +103,14 @@ class FeatureCache:
         return [self.disk_dir / f"{key}-{i}.npy" for i in range(n)] if self.disk_dir and self.disk_bytes else None
 
     @staticmethod
-    def _run(prefix: keras.Model, images: np.ndarray, input_size: int) -> list[np.ndarray]:
-        out = prefix.predict_on_batch(to_network_input(images, input_size))
+    def _run(prefix: keras.Model, images: np.ndarray, input_size: int, scaling: str) -> list[np.ndarray]:
+        out = prefix.predict_on_batch(to_network_input(images, input_size, scaling))
         return [keras.ops.convert_to_numpy(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
 
-    def _fill(self, prefix, images, input_size, arrays) -> None:
+    def _fill(self, prefix, images, input_size, scaling, arrays) -> None:
         for start in range(0, len(images), CHUNK):
-            for target, chunk in zip(arrays, self._run(prefix, images[start:start + CHUNK], input_size), strict=True):
+            chunks = self._run(prefix, images[start:start + CHUNK], input_size, scaling)
+            for target, chunk in zip(arrays, chunks, strict=True):
                 target[start:start + len(chunk)] = chunk
 
 

@@ -179,9 +179,10 @@ def _compiled(config: TrialConfig, data: SplitData, backbone_factory: Callable[[
 _EVAL_SETS: OrderedDict = OrderedDict()  # key -> (its source arrays, dataset, bytes), last used last
 
 
-def _evaluation_set(sources: list, y, x: Callable[[], object], resized_to: int | None = None) -> tuple:
+def _evaluation_set(sources: list, y, x: Callable[[], object], resized_to: tuple | None = None) -> tuple:
     """(x, y) for fit's validation_data and for evaluate, x made by `x()` from `sources` (the
-    frozen features themselves, or the images it resizes to `resized_to`). Under TensorFlow, a
+    frozen features themselves, or the images it resizes and scales as `resized_to` = (input
+    size, scaling) says). Under TensorFlow, a
     dataset of the same batches in the same order, built once per set and kept: Keras would
     build and trace a new input pipeline for every call, ~0.1 s each, more than a small set
     takes to score."""
@@ -263,7 +264,7 @@ def save_checkpoint(model: keras.Model, trained: keras.Model, result: TrialResul
 
 
 def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Path | None = None, *,
-              backbone_factory: Callable[[], keras.Model], min_input_size: int = 1,
+              backbone_factory: Callable[[], keras.Model], min_input_size: int = 1, scaling: str = "xception",
               on_epoch: Callable[[EpochMetrics], None] | None = None, checkpoint_to: Path | None = None,
               seed: int = 0, test_above: float = -math.inf, feature_cache: FeatureCache | None = None) -> TrialResult:
     """Train `epochs` more epochs (from scratch, or from the checkpoint `resume_from`).
@@ -276,6 +277,7 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
     class, whichever model trains; the accuracies and the validation loss stay unweighted.
     The test set is scored only when the last validation accuracy is at least `test_above`
     (-inf: always; inf: never): a search reports the test accuracy of its best job alone.
+    `scaling` names the keras.applications module whose preprocess_input the backbone expects.
     """
     if epochs < 0:
         raise UserError(f"epochs must be >= 0, got {epochs}")
@@ -294,8 +296,8 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
         sets = (data.x_train, data.x_val, data.x_test)
         with timing.phase("frozen features"):
             weights = feature_cache.weights_key(entry.cut.prefix)
-            parts = [feature_cache.features(entry.cut.prefix, images, config.input_size, entry.cut.cut, weights)
-                     for images in sets]
+            parts = [feature_cache.features(entry.cut.prefix, images, config.input_size, entry.cut.cut, weights,
+                                            scaling) for images in sets]
         if all(p is not None for p in parts):
             shapes = tuple(f.shape[1:] for f in parts[0])
             if shapes not in entry.tails:
@@ -304,10 +306,10 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
             trained, inputs = entry.tails[shapes], parts
     if inputs is None:  # the whole classifier trains on the images, resized
         with timing.phase("input resize"):
-            x_train = to_network_input(data.x_train, config.input_size)
+            x_train = to_network_input(data.x_train, config.input_size, scaling)
         size = config.input_size
-        val_set = ([data.x_val], data.y_val, partial(to_network_input, data.x_val, size), size)
-        test_set = ([data.x_test], data.y_test, partial(to_network_input, data.x_test, size), size)
+        val_set = ([data.x_val], data.y_val, partial(to_network_input, data.x_val, size, scaling), (size, scaling))
+        test_set = ([data.x_test], data.y_test, partial(to_network_input, data.x_test, size, scaling), (size, scaling))
     else:
         x_train, x_val, x_test = inputs
         val_set = (keras.tree.flatten(x_val), data.y_val, lambda: x_val)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from hpo.data.base import SplitData
-from hpo.models.backbones import compact, xception
+from hpo.models.backbones import application, compact, input_scaling, xception
 from hpo.training import TrialConfig, fine_tune
 from hpo.training.feature_cache import FeatureCache
 from hpo.training.frozen import boundary, split
@@ -28,7 +28,7 @@ def _data(size: int, n=96, classes=4, seed=0) -> SplitData:
     return SplitData("synthetic", x[:64], y[:64], x[64:80], y[64:80], x[80:], y[80:], tuple("abcd"))
 
 
-def _train(make_backbone, k: int, size: int, cache):
+def _train(make_backbone, k: int, size: int, cache, scaling="xception"):
     holder = []
 
     def factory():
@@ -37,20 +37,24 @@ def _train(make_backbone, k: int, size: int, cache):
 
     config = TrialConfig(learning_rate=0.01, dropout=0.2, optimizer="sgd", fine_tuned_layers=k, input_size=size,
                          batch_size=16)
-    result = fine_tune(config, _data(size), 1, backbone_factory=factory, seed=3, feature_cache=cache)
+    result = fine_tune(config, _data(size), 1, backbone_factory=factory, seed=3, feature_cache=cache,
+                       scaling=scaling)
     return holder[0], result
 
 
-BACKBONES = {"compact": (lambda: compact(), 32), "xception": (lambda: xception("none"), 71)}
+BACKBONES = {"compact": (lambda: compact(), 32), "xception": (lambda: xception("none"), 71),
+             # keras.applications CNNs: inverted residuals and Caffe-style input scaling
+             "MobileNetV2": (lambda: application("MobileNetV2", None), 32),
+             "ResNet50": (lambda: application("ResNet50", None), 32)}
 
 
-@pytest.mark.parametrize("name", ["compact", "xception"])
+@pytest.mark.parametrize("name", list(BACKBONES))
 @pytest.mark.parametrize("k", [0, 9, 18])
 def test_cached_and_end_to_end_training_agree(name, k):
     make, size = BACKBONES[name]
     cache = FeatureCache()
-    plain_backbone, plain = _train(make, k, size, None)
-    cached_backbone, cached = _train(make, k, size, cache)
+    plain_backbone, plain = _train(make, k, size, None, input_scaling(name))
+    cached_backbone, cached = _train(make, k, size, cache, input_scaling(name))
     assert cache.misses == 3  # train, val and test features were computed, so the cache was used
     n = len(plain_backbone.layers)
     for a, b in zip(plain_backbone.layers[n - k:], cached_backbone.layers[n - k:], strict=True):
