@@ -172,6 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
                              "the other stages follow the profile and seed of the first")
     report.add_argument("--out", default="reports", help="output folder (default: reports)")
 
+    init = stages.add_parser("init", help="write a profile for a folder of images, one subfolder per class")
+    init.add_argument("folder", help="the folder that holds one subfolder of images per class")
+    init.add_argument("--out", default=None, help="the profile file to write (default: NAME.yaml here)")
+    init.add_argument("--name", default=None, help="the profile's and dataset's name (default: the folder's)")
+    init.add_argument("--backbone", default="MobileNetV2", help="xception or a keras.applications CNN "
+                      "(default: MobileNetV2)")
+    init.add_argument("--weights", default="imagenet", help="imagenet (default), none, or a weights file's path")
+    init.add_argument("--input-size", type=_ranged(1, 1024), default=96, help="input side in pixels (default: 96)")
+    init.add_argument("--force", action="store_true", help="replace the file if it exists")
+
     ui = stages.add_parser("ui", help="the MLflow UI on the local tracking store; prints the newest study's address")
     ui.add_argument("--host", default="127.0.0.1", help="interface to serve on (default: this machine only)")
     ui.add_argument("--port", type=_ranged(1, 65535), default=5000)
@@ -202,6 +212,14 @@ def run(args: argparse.Namespace) -> None:
     if args.stage == "report":  # a reader: no profile to validate, no Keras
         from hpo.studies.report import run_report
         run_report(args.profile, args.seed, _list(args.study, "study") if args.study.strip() else [], args.out)
+        return
+    if args.stage == "init":  # writes a profile: no store, no Keras
+        from hpo.init_profile import init_profile
+        path = init_profile(args.folder, args.out, args.name, args.backbone, args.weights, args.input_size, args.force)
+        argument = path if path.parent != Path(".") else f"./{path}"
+        print(f"wrote {path}: check its split sizes and spaces, then\n  hpo prepare --profile {argument}\n"
+              f"  hpo importance --profile {argument}; hpo compare --profile {argument}\n"
+              f"  hpo report --profile {argument}   # reports/index.html")
         return
     if args.stage == "ui":
         from hpo.mlflow_ui import serve
