@@ -107,6 +107,43 @@ def _study(parser: argparse.ArgumentParser) -> None:
                              "(MLproject passes yes or no)")
 
 
+def _repeated(parser: argparse.ArgumentParser) -> None:
+    """Repetitions of a search on the same prepared data (compare, subset)."""
+    parser.add_argument("--search-seeds", type=_seeds, default=None,
+                        help="comma-separated seeds of the search and the trainings, one study run each, on the data "
+                             "of --seed (default, or `seed`: --seed itself)")
+    parser.add_argument("--repetitions", type=_ranged(1, 1000), default=None,
+                        help="N repetitions: search seeds --seed, --seed + 1, ..., --seed + N - 1")
+
+
+def _seeds(text: str) -> list[int] | None:
+    if text.strip().lower() == "seed":
+        return None
+    items = [part.strip() for part in text.split(",")]
+    seeds = [_integer(item, 0, MAX_SEED) for item in items if item]
+    if not seeds or len(seeds) != len(items):
+        raise argparse.ArgumentTypeError(f"expected comma-separated seeds, got {text!r}")
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"a seed appears twice in {text!r}")
+    return seeds
+
+
+def search_seeds(args: argparse.Namespace) -> list[int | None]:
+    """The search seed of each repetition asked for (None: the prepare seed's own study)."""
+    if args.search_seeds is not None and args.repetitions is not None:
+        raise UserError("give --search-seeds or --repetitions, not both")
+    if args.repetitions is not None:
+        return [args.seed + r for r in range(args.repetitions)]
+    return args.search_seeds or [None]
+
+
+def _each_repetition(seeds: list[int | None], study) -> None:
+    for r, seed in enumerate(seeds, start=1):
+        if len(seeds) > 1:
+            print(f"\n=== repetition {r} of {len(seeds)}: search seed {seed} ===", flush=True)
+        study(seed)
+
+
 def _yes_no(text: str) -> bool:
     value = text.strip().lower()
     if value not in ("yes", "no", "true", "false", "1", "0"):
@@ -155,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--methods", default="all", help="comma-separated: grid,random,tpe,asha (default: all)")
     compare.add_argument("--budget", type=_budget, default=None,
                          help="epochs per method, or profile (the default: the profile's budget.epochs)")
+    _repeated(compare)
 
     subset = stages.add_parser("subset", help="Study III: ASHA on balanced / imbalanced / weighted / augmented subsets")
     _common(subset)
@@ -162,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     subset.add_argument("--variants", default="all",
                         help="comma-separated: balanced, imbalanced, imbalanced_weighted, imbalanced_augmented, "
                              "imbalanced_weighted_augmented, whole (default: all)")
+    _repeated(subset)
 
     report = stages.add_parser("report", help="tables, figures and a page of the studies, from the tracking server")
     report.add_argument("--profile", default="embedded", help="profile name (profiles/NAME.yaml) or YAML path")
@@ -248,13 +287,16 @@ def run(args: argparse.Namespace) -> None:
             _write_record(args.record)
     elif args.stage == "compare":
         from hpo.studies.compare import run_compare
-        run_compare(profile, args.seed, _list(args.datasets, "datasets"), _list(args.methods, "methods"), args.budget,
-                    restart=args.restart)
+        datasets, methods = _list(args.datasets, "datasets"), _list(args.methods, "methods")
+        _each_repetition(search_seeds(args), lambda s: run_compare(profile, args.seed, datasets, methods, args.budget,
+                                                                   restart=args.restart, search_seed=s))
         if args.record:
             _write_record(args.record)
     elif args.stage == "subset":
         from hpo.studies.subset import run_subset
-        run_subset(profile, args.seed, _list(args.variants, "variants"), restart=args.restart)
+        variants = _list(args.variants, "variants")
+        _each_repetition(search_seeds(args), lambda s: run_subset(profile, args.seed, variants, restart=args.restart,
+                                                                  search_seed=s))
         if args.record:
             _write_record(args.record)
 

@@ -17,7 +17,7 @@ from hpo.report.tables import METHOD_ORDER
 from hpo.search import METHODS
 from hpo.search.loop import SearchResult
 from hpo.space import config_space, constants
-from hpo.studies.searching import check_request, checkpoint_root, remove_checkpoints, search
+from hpo.studies.searching import Repetition, check_request, checkpoint_root, remove_checkpoints, search
 
 TABLE6_CAPTION = "Table 6 analogue: best validation accuracy per method (test accuracy of that configuration)"
 
@@ -67,21 +67,26 @@ def _method_overheads(results: list[MethodResult]) -> str:
     return ", ".join(shares)
 
 
-def _description(profile, seed: int, budget: int, datasets: list[str], methods: list[str], markdown: str,
-                 results: list[MethodResult], tags: dict[str, str]) -> str:
+def _description(profile, repetition: Repetition, budget: int, datasets: list[str], methods: list[str],
+                 markdown: str, results: list[MethodResult], tags: dict[str, str]) -> str:
+    seed = repetition.seed
     command = mlflow_ui.reproduce_command("compare", profile, seed, datasets=",".join(datasets),
-                                          methods=",".join(methods), budget=budget)
+                                          methods=",".join(methods), budget=budget,
+                                          **repetition.command_parameters())
     best = [mlflow_ui.best_trial_line(f"{r.dataset} {r.method}", r.best_run_name, r.best_val, r.best_test)
             for r in results]
+    searched = f" (search seed {repetition.search_seed})" if repetition.repeated else ""
     return mlflow_ui.study_description(
-        f"Study II (compare): profile {profile.name}, seed {seed}, {budget} epochs per method", profile,
+        f"Study II (compare): profile {profile.name}, seed {seed}{searched}, {budget} epochs per method", profile,
         [(TABLE6_CAPTION, markdown)], best, command, tags)
 
 
 def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: list[str] | None = None,
-                budget: int | None = None, restart: bool = False) -> list[MethodResult]:
+                budget: int | None = None, restart: bool = False, search_seed: int | None = None) -> list[MethodResult]:
     """Study II. Run again with the same arguments, it continues the same study run: jobs the
-    store holds are read back, the rest trained (`restart`: a new study run, everything trained)."""
+    store holds are read back, the rest trained (`restart`: a new study run, everything trained).
+    `search_seed` (default `seed`): a repetition of the search on the same prepared data."""
+    repetition = Repetition(seed, seed if search_seed is None else search_seed)
     datasets = datasets or [t.name for t in profile.datasets.targets]
     methods = methods or list(METHOD_ORDER)
     budget = budget or profile.budget.epochs
@@ -89,13 +94,13 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
     prepared, manifest = require_prepared(profile, seed)
     worker.backbone(profile, seed)()  # loaded now: a missing or damaged backbone fails before any run
     key = tracking.study_key("compare", profile, seed, manifest["data_checksum"], datasets=datasets,
-                             methods=methods, budget=budget)
+                             methods=methods, budget=budget, **repetition.key_parameters())
     tags = {**tracking.provenance_tags("compare", profile, seed, manifest["data_checksum"]),
-            "study": f"compare-{profile.name}-seed{seed}", "datasets": ",".join(datasets),
-            "methods": ",".join(methods), "budget_epochs": str(budget)}
+            "study": repetition.study("compare", profile), "datasets": ",".join(datasets),
+            "methods": ",".join(methods), "budget_epochs": str(budget), **repetition.tags()}
     results = []
     started = time.perf_counter()
-    with tracking.study_run("compare", f"compare {profile.name} seed {seed}", tags, key, restart) as study:
+    with tracking.study_run("compare", repetition.run_name("compare", profile), tags, key, restart) as study:
         checkpoints = checkpoint_root(study.info.run_id)
         tracking.log_inputs([i for d in datasets for i in mlflow_ui.dataset_inputs(prepared, manifest, d)])
         trial_tags = {"study": tags["study"], tracking.STUDY_KEY: key}
@@ -105,9 +110,11 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
                                                                tracking.STUDY_KEY: key}, reopen=True):
                     keras.backend.clear_session()
                     tracking.log_inputs(mlflow_ui.dataset_inputs(prepared, manifest, dataset))
-                    policy = METHODS[method](profile, seed, constants(config_space(profile.space.applied)))
+                    policy = METHODS[method](profile, repetition.search_seed,
+                                             constants(config_space(profile.space.applied)))
                     found = search(policy, budget, profile, seed, dataset, trial_tags, f"{dataset} {method}",
-                                   checkpoints / f"{dataset}-{method}" if method == "asha" else None)
+                                   checkpoints / f"{dataset}-{method}" if method == "asha" else None,
+                                   search_seed=repetition.search_seed)
                     r = method_result(found, dataset)
                     log_method_metrics(r, found.recorded)
                 results.append(r)
@@ -115,7 +122,7 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
         markdown = tables.markdown(frame)
         tracking.log_text(markdown + "\n", "table6.md")
         tracking.log_text(tables.csv_text(frame), "table6.csv")
-        tracking.set_description(_description(profile, seed, budget, datasets, methods, markdown, results, tags))
+        tracking.set_description(_description(profile, repetition, budget, datasets, methods, markdown, results, tags))
         wall = time.perf_counter() - started
         overhead = 1 - sum(r.train_seconds for r in results) / wall
         tracking.log_metrics({"wall_seconds": wall, "overhead_fraction": overhead})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -21,6 +22,36 @@ from hpo.search.base import Method
 from hpo.search.loop import SearchResult, run_search
 
 CHECKPOINT_DIR = ".hpo-checkpoints"  # HPO_CHECKPOINT_DIR overrides
+
+
+@dataclass(frozen=True)
+class Repetition:
+    """One repetition of a study: `seed` fixes the prepared data and backbone (`prepare`'s seed),
+    `search_seed` the methods' draws and the trainings' initial heads and data order. With the
+    two equal it is the study as it has always been; a repetition is its own study run, with its
+    own study key, resumable like any other."""
+    seed: int
+    search_seed: int
+
+    @property
+    def repeated(self) -> bool:
+        return self.search_seed != self.seed
+
+    def key_parameters(self) -> dict:
+        return {"search_seed": self.search_seed} if self.repeated else {}
+
+    def command_parameters(self) -> dict:
+        """What the `mlflow run` command of this repetition adds (hpo.mlflow_ui.reproduce_command)."""
+        return {"search_seeds": self.search_seed} if self.repeated else {}
+
+    def study(self, stage: str, profile) -> str:
+        return f"{stage}-{profile.name}-seed{self.seed}" + (f"-search{self.search_seed}" if self.repeated else "")
+
+    def run_name(self, stage: str, profile) -> str:
+        return f"{stage} {profile.name} seed {self.seed}" + (f" search {self.search_seed}" if self.repeated else "")
+
+    def tags(self) -> dict[str, str]:
+        return {"search_seed": str(self.search_seed)}
 
 
 def check_request(profile, datasets: list[str], methods: list[str], budget: int) -> None:
@@ -56,11 +87,12 @@ def remove_checkpoints(study_run_id: str) -> None:
 
 def search(method: Method, budget: int, profile, seed: int, dataset: str, tags: dict[str, str], label: str,
            checkpoints: Path | None = None, subset: str | None = None, weighted: bool = False,
-           score_test: bool = True) -> SearchResult:
+           score_test: bool = True, search_seed: int | None = None) -> SearchResult:
     """Run `method` under `budget` epochs; each trial a run nested under the active run, tagged
     with `tags`; jobs the store already holds are read back, not trained. The test set is scored
-    where the best job's test accuracy may be needed (never, without `score_test`)."""
+    where the best job's test accuracy may be needed (never, without `score_test`). Trial t
+    trains with search_seed + t (default: the prepare `seed`)."""
     spec = partial(TrialSpec, profile=profile, seed=seed, dataset=dataset, subset=subset, weighted=weighted)
-    trials = MethodTrials(tracking.active_run_id(), method.name, {**tags, "dataset": dataset}, spec, seed, checkpoints,
-                          score_test=score_test)
+    trials = MethodTrials(tracking.active_run_id(), method.name, {**tags, "dataset": dataset}, spec,
+                          seed if search_seed is None else search_seed, checkpoints, score_test=score_test)
     return run_search(method, Budget(budget), InProcessDriver(trials.launch), label)

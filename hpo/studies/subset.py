@@ -40,7 +40,7 @@ from hpo.executor.worker import TrialSpec, train_job
 from hpo.jobs import Job, Outcome
 from hpo.report import tables
 from hpo.search.asha import asha
-from hpo.studies.searching import check_request, checkpoint_root, remove_checkpoints, search
+from hpo.studies.searching import Repetition, check_request, checkpoint_root, remove_checkpoints, search
 
 
 @dataclass(frozen=True)
@@ -87,15 +87,16 @@ def check_variants(profile, variants: list[str] | None) -> list[Variant]:
     return [v for v in VARIANTS if v.name in names]
 
 
-def _final_training(variant: Variant, config: dict, profile, seed: int, epochs: int, tags: dict[str, str]) -> float:
+def _final_training(variant: Variant, config: dict, profile, repetition: Repetition, epochs: int,
+                    tags: dict[str, str]) -> float:
     """Fig. 2's last step as a grandchild run: the configuration trained on the whole training
     set and scored on the balanced test set (read back if the store holds it). NaN when the
     training fails; the study goes on."""
     tags = {**tags, "final": "true", "variant": variant.name, "dataset": profile.subset.dataset}
     trials = MethodTrials(tracking.active_run_id(), "final", tags,
-                          partial(TrialSpec, profile=profile, seed=seed, dataset=profile.subset.dataset,
-                                  subset="whole"), seed, name=f"final {variant.name}")
-    launched = trials.launch(Job(0, config, 0, epochs))  # its one job, trial 0: it trains with the study's seed
+                          partial(TrialSpec, profile=profile, seed=repetition.seed, dataset=profile.subset.dataset,
+                                  subset="whole"), repetition.search_seed, name=f"final {variant.name}")
+    launched = trials.launch(Job(0, config, 0, epochs))  # its one job, trial 0: it trains with the search seed
     outcome = launched if isinstance(launched, Outcome) else train_job(launched)
     if outcome.error:
         print(f"[{profile.subset.dataset} {variant.name}] final training FAILED ({outcome.error})", flush=True)
@@ -109,17 +110,23 @@ def table(results: list[VariantResult]) -> pd.DataFrame:
     return tables.table7_frame((r.dataset, r.variant, r.best_config or {}, r.test_accuracy) for r in results)
 
 
-def _description(profile, seed: int, chosen: list[Variant], caption: str, markdown: str,
+def _description(profile, repetition: Repetition, chosen: list[Variant], caption: str, markdown: str,
                  results: list[VariantResult], tags: dict[str, str]) -> str:
-    command = mlflow_ui.reproduce_command("subset", profile, seed, variants=",".join(v.name for v in chosen))
+    seed = repetition.seed
+    command = mlflow_ui.reproduce_command("subset", profile, seed, variants=",".join(v.name for v in chosen),
+                                          **repetition.command_parameters())
     best = [mlflow_ui.best_trial_line(f"{r.dataset} {r.variant}", r.best_run_name, r.best_val, r.test_accuracy,
                                       test_of="test after the final training")
             for r in results]
-    return mlflow_ui.study_description(f"Study III (subset): profile {profile.name}, seed {seed}, ASHA on each "
-                                       "variant", profile, [(caption, markdown)], best, command, tags)
+    searched = f" (search seed {repetition.search_seed})" if repetition.repeated else ""
+    return mlflow_ui.study_description(f"Study III (subset): profile {profile.name}, seed {seed}{searched}, ASHA on "
+                                       "each variant", profile, [(caption, markdown)], best, command, tags)
 
 
-def run_subset(profile, seed: int, variants: list[str] | None = None, restart: bool = False) -> list[VariantResult]:
+def run_subset(profile, seed: int, variants: list[str] | None = None, restart: bool = False,
+               search_seed: int | None = None) -> list[VariantResult]:
+    """Study III; `search_seed` (default `seed`): a repetition of the searches on the same subsets."""
+    repetition = Repetition(seed, seed if search_seed is None else search_seed)
     chosen = check_variants(profile, variants)
     spec, budget = profile.subset, profile.budget.epochs
     check_request(profile, [spec.dataset], ["asha"], budget)
@@ -132,14 +139,15 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
     # The final training runs R epochs: the longest any configuration trains in ASHA, so the
     # chosen configuration is trained as long as it was when it was chosen (on more images).
     final_epochs = profile.asha.R
-    study = f"subset-{profile.name}-seed{seed}"
-    key = tracking.study_key("subset", profile, seed, manifest["data_checksum"], variants=[v.name for v in chosen])
+    study = repetition.study("subset", profile)
+    key = tracking.study_key("subset", profile, seed, manifest["data_checksum"], variants=[v.name for v in chosen],
+                             **repetition.key_parameters())
     tags = {**tracking.provenance_tags("subset", profile, seed, manifest["data_checksum"]),
             "study": study, "datasets": spec.dataset, "variants": ",".join(v.name for v in chosen),
-            "budget_epochs": str(budget)}
+            "budget_epochs": str(budget), **repetition.tags()}
     results = []
     started = time.perf_counter()
-    with tracking.study_run("subset", f"subset {profile.name} seed {seed}", tags, key, restart) as study_run:
+    with tracking.study_run("subset", repetition.run_name("subset", profile), tags, key, restart) as study_run:
         trial_tags = {"study": study, tracking.STUDY_KEY: key}
         tracking.log_params({"max_trials_at_R": spec.max_trials_at_R, "final_epochs": final_epochs,
                              "budget_epochs": budget})
@@ -162,10 +170,10 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
                 tracking.log_dict(counts, "class_counts.json")
                 tracking.log_params({"train_images": counts["train"], "val_images": counts["val"],
                                      "weighted": variant.weighted, "subset": variant.subset})
-                policy = asha(profile, seed, max_trials_at_R=spec.max_trials_at_R)
+                policy = asha(profile, repetition.search_seed, max_trials_at_R=spec.max_trials_at_R)
                 found = search(policy, budget, profile, seed, spec.dataset, {**trial_tags, "variant": variant.name},
                                f"{spec.dataset} {variant.name}", checkpoint_root(study_run.info.run_id) / variant.name,
-                               subset=variant.subset, weighted=variant.weighted)
+                               subset=variant.subset, weighted=variant.weighted, search_seed=repetition.search_seed)
                 metrics = {"budget_used_epochs": found.budget_used, "n_trials": len(found.trials),
                            "n_failed": found.n_failed, "best_val_accuracy": found.best_val,
                            "best_test_accuracy": found.best_test, "n_recorded_jobs": found.recorded}
@@ -173,7 +181,7 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
                 if found.best_config:
                     tracking.log_params(found.best_config)
                     tracking.log_dict(found.best_config, "best_config.json")
-                    test_accuracy = _final_training(variant, found.best_config, profile, seed, final_epochs,
+                    test_accuracy = _final_training(variant, found.best_config, profile, repetition, final_epochs,
                                                     trial_tags)
                 tracking.log_metrics({**metrics, "test_accuracy": test_accuracy})
                 print(f"[{spec.dataset} {variant.name}] best val {found.best_val:.4f} on the variant, "
@@ -188,7 +196,7 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
         caption = (f"Table 7 analogue: the configuration ASHA chose on each variant (N_m = {spec.max_trials_at_R}) "
                    f"and its test accuracy after {final_epochs} epochs on the whole training set ({spec.dataset}, "
                    "balanced test set)")
-        tracking.set_description(_description(profile, seed, chosen, caption, markdown, results, tags))
+        tracking.set_description(_description(profile, repetition, chosen, caption, markdown, results, tags))
         wall = time.perf_counter() - started
         tracking.log_metrics({"wall_seconds": wall})
     remove_checkpoints(study_run.info.run_id)

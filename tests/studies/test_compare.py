@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from hpo import tracking
 from hpo.errors import UserError
 from hpo.profiles import load_profile, parse_profile
 from hpo.studies.compare import run_compare
@@ -172,3 +173,29 @@ def _jobs(client, method_run):
     """The jobs a method ran: each logs its last epoch as `epochs` when it ends."""
     trials = _children(client, method_run.info.run_id)
     return sum(len(client.get_metric_history(t.info.run_id, "epochs")) for t in trials)
+
+
+@pytest.mark.slow
+def test_repetitions_search_again_on_the_same_data(smoke_prepared, client):
+    from hpo.cli import main
+
+    argv = ["compare", "--profile", "smoke", "--datasets", "digits", "--methods", "random", "--budget", "8"]
+    assert main([*argv, "--repetitions", "2"]) == 0
+    studies = {s.data.tags.get("search_seed"): s for s in _compare_runs(client)
+               if s.data.tags.get("stage") == "compare" and s.data.tags.get("methods") == "random"
+               and s.data.tags.get("budget_epochs") == "8"}
+    first, second = studies["0"], studies["1"]
+    assert first.info.status == second.info.status == "FINISHED" and first.info.run_id != second.info.run_id
+    assert first.data.tags["data_checksum"] == second.data.tags["data_checksum"]  # the same prepared data
+    names = (first.data.tags["study"], second.data.tags["study"])
+    assert names == ("compare-smoke-seed0", "compare-smoke-seed0-search1")
+    assert first.data.tags[tracking.STUDY_KEY] != second.data.tags[tracking.STUDY_KEY]
+
+    def configurations(study):
+        [method] = _children(client, study.info.run_id)
+        return sorted(tuple(sorted(t.data.params.items())) for t in _children(client, method.info.run_id))
+
+    assert configurations(first) != configurations(second)  # other draws
+    assert main([*argv, "--search-seeds", "1"]) == 0  # repetition 1 alone: continued, nothing trained
+    again = client.get_run(second.info.run_id)
+    assert again.data.tags["resumptions"] == "1" and configurations(again) == configurations(second)
