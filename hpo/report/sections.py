@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from hpo.mlflow_ui import run_url
-from hpo.report import figures, page, tables
+from hpo.report import figures, page, repetitions, tables
 from hpo.report.importance import MARGINALS_FILE, read_marginals
 from hpo.report.queries import RunData, TrackingReader
 from hpo.report.selection import PAIRS_FILE, Found
@@ -168,3 +168,26 @@ def intro(reader: TrackingReader, profile: str, seed: int | None, found: dict[st
                        + ("" if reader.ui_base() == reader.uri.rstrip("/") else " (where make ui serves this store)")
                        + "."),
         provenance(reader, found)])
+
+
+def repeated(w: Writer, studies: list[RunData], subsets: list[RunData]) -> str:
+    """Study II over its repetitions (search seeds): intervals, ranks, paired tests, the paper's
+    claims; nothing with a single repetition."""
+    if len(studies) < 2:
+        return ""
+    frame = repetitions.scores(studies)
+    seeds = ", ".join(str(repetitions.search_seed(s)) for s in studies)
+    variants = repetitions.variant_scores(subsets) if len(subsets) > 1 else None
+    parts = [f"<h3>Repetitions: {len(studies)} search seeds ({escape(seeds)}) on the same data</h3>",
+             w.table(repetitions.intervals_table(frame), "repetitions",
+                     "Best validation accuracy (val) and the test accuracy of the configuration chosen (test) at "
+                     "25 %, 50 % and 100 % of the budget: mean over the search seeds and 95 % bootstrap interval"),
+             w.table(repetitions.ranks_table(frame), "ranks",
+                     "Mean rank of each method over (search seed, dataset) blocks, at the whole budget (1: best)"),
+             w.table(repetitions.pairs_table(frame), "pairs",
+                     "Every pair of methods at the whole budget: paired Wilcoxon signed-rank test over the blocks, "
+                     "Holm-corrected; P(first better): the share of blocks the first wins (ties half)"),
+             w.table(repetitions.claims_table(frame, variants), "claims",
+                     "The paper's claims on test accuracy, each a one-sided Wilcoxon test over the blocks (supported: "
+                     "p < 0.05)")]
+    return "\n".join(parts)

@@ -102,3 +102,32 @@ def load_importance(reader: TrackingReader, study: RunData) -> dict[str, str | N
 
 def load_subset(reader: TrackingReader, study: RunData) -> None:
     study.children = reader.children(study)
+
+
+SAME_STUDY = ("data_checksum", "datasets", "methods", "variants", "budget_epochs")  # what repetitions share
+
+
+def find_repetitions(reader: TrackingReader, study: RunData) -> list[RunData]:
+    """The repetitions of `study` (hpo.studies.searching.Repetition): the FINISHED studies of its
+    stage, profile and seed with its data and parameters, the latest of each search seed, in
+    search-seed order (`study` itself among them)."""
+    from hpo.report.repetitions import search_seed
+
+    chosen = {}
+    for run in reader.studies(study.stage, study.tags.get("profile", ""), int(study.tags.get("seed") or 0)):
+        if run.status == "FINISHED" and all(run.tags.get(k) == study.tags.get(k) for k in SAME_STUDY):
+            chosen.setdefault(search_seed(run), study if run.run_id == study.run_id else run)
+    return [chosen[s] for s in sorted(chosen)]
+
+
+def load_repetition(reader: TrackingReader, study: RunData) -> None:
+    """A compare repetition's method runs and trials with what repetitions.choices reads."""
+    if not study.children:
+        study.children = reader.children(study)
+    for method_run in study.children:
+        if not method_run.children:
+            method_run.children = reader.children(method_run)
+        for trial in method_run.children:
+            for key in ("val_accuracy", "epochs", "test_accuracy"):
+                if key not in trial.histories:
+                    trial.histories[key] = reader.history(trial.run_id, key)

@@ -19,7 +19,16 @@ from pathlib import Path
 from hpo import tracking
 from hpo.report import page, sections, tables
 from hpo.report.queries import TrackingReader, reading
-from hpo.report.selection import Found, find_studies, load_compare, load_importance, load_subset, profile_name
+from hpo.report.selection import (
+    Found,
+    find_repetitions,
+    find_studies,
+    load_compare,
+    load_importance,
+    load_repetition,
+    load_subset,
+    profile_name,
+)
 
 # Everything a report writes (a DVC output each; a second report replaces them, nothing else).
 GENERATED = ["index.html", "metrics.json", "anytime.csv", "figures", sections.TABLES_DIR]
@@ -51,20 +60,28 @@ def run_report(profile: str, seed: int | None = None, study_ids: list[str] | Non
             print(f"ended KILLED {ended} run(s) left RUNNING by processes of this machine that no longer run",
                   flush=True)
         found, profile, seed = find_studies(reader, profile, seed, study_ids or [])
-        artifacts = {}
+        artifacts, repeated, repeated_subsets = {}, [], []
         if found["compare"].run:
             load_compare(reader, found["compare"].run)
+            repeated = find_repetitions(reader, found["compare"].run)
+            for study in repeated if len(repeated) > 1 else []:
+                load_repetition(reader, study)
         if found["importance"].run:
             artifacts = load_importance(reader, found["importance"].run)
         if found["subset"].run:
             load_subset(reader, found["subset"].run)
+            repeated_subsets = find_repetitions(reader, found["subset"].run)
+            for study in repeated_subsets:
+                if not study.children:
+                    load_subset(reader, study)
     out.mkdir(parents=True, exist_ok=True)
     _clean(out)
     w = sections.Writer(out)
     parts = []
     for anchor, heading, stage, build in (
             ("study2", "Study II: comparison of HPO methods (compare)", "compare",
-             lambda s: sections.compare(w, reader, s)),
+             lambda s: "\n".join(filter(None, [sections.compare(w, reader, s),
+                                                 sections.repeated(w, repeated, repeated_subsets)]))),
             ("study1", "Study I: hyperparameter importance (importance)", "importance",
              lambda s: sections.importance(w, s, artifacts)),
             ("study3", "Study III: hyperparameters from a subset (subset)", "subset",

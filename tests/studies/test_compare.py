@@ -176,7 +176,7 @@ def _jobs(client, method_run):
 
 
 @pytest.mark.slow
-def test_repetitions_search_again_on_the_same_data(smoke_prepared, client):
+def test_repetitions_search_again_on_the_same_data(smoke_prepared, client, tmp_path):
     from hpo.cli import main
 
     argv = ["compare", "--profile", "smoke", "--datasets", "digits", "--methods", "random", "--budget", "8"]
@@ -199,3 +199,8 @@ def test_repetitions_search_again_on_the_same_data(smoke_prepared, client):
     assert main([*argv, "--search-seeds", "1"]) == 0  # repetition 1 alone: continued, nothing trained
     again = client.get_run(second.info.run_id)
     assert again.data.tags["resumptions"] == "1" and configurations(again) == configurations(second)
+    from hpo.studies.report import run_report
+    run_report("smoke", 0, [second.info.run_id], tmp_path, uri=client.tracking_uri)  # its repetitions: both
+    rows = (tmp_path / "tables" / "repetitions.csv").read_text().splitlines()
+    assert [row.split(",")[:4] for row in rows[1:]] == [["digits", "random", share, n]
+                                                        for share, n in (("0.25", "0"), ("0.5", "2"), ("1", "2"))]

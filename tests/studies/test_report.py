@@ -223,3 +223,28 @@ def test_the_page_renders_in_headless_chromium(served, tmp_path):
     # Table 6 and the anytime figure come first, within the screenshot's 2000 px
     assert html.index("Table 6 analogue") < html.index('<img src="figures/anytime_digits.png"') < html.index(
         "Budget:")
+
+
+def test_repetitions_get_intervals_ranks_pairs_and_the_papers_claims(tmp_path):
+    from tests.report.store import build_repetitions
+
+    store = build_repetitions(tmp_path / "store")
+    run_report("smoke", 0, [], tmp_path / "out", uri=store.uri)
+    folder = tmp_path / "out" / "tables"
+    intervals = _rows(folder / "repetitions.csv")
+    assert len(intervals) == 2 * 2 * 3 and {r["repetitions"] for r in intervals} == {"0", "4"}
+    at = {(r["dataset"], r["method"], float(r["budget share"])): r for r in intervals}
+    asha, early = at["digits", "asha", 1.0], at["digits", "grid", 0.25]
+    assert early["repetitions"] == "0" and early["val mean"] == ""  # no grid job had ended by the first epoch
+    # each repetition's best: 0.8 + 0.01 s + 0.05; its test accuracy 0.01 below (the job that scored it)
+    assert float(asha["val mean"]) == pytest.approx(0.865) and float(asha["val low"]) < 0.865 < float(asha["val high"])
+    assert float(asha["test mean"]) == pytest.approx(0.855)
+    ranks = {r["method"]: float(r["test mean rank"]) for r in _rows(folder / "ranks.csv")}
+    assert ranks == {"grid": 2.0, "asha": 1.0}
+    [val_pair, test_pair] = _rows(folder / "pairs.csv")
+    assert (test_pair["first"], test_pair["second"], test_pair["blocks"]) == ("grid", "asha", "8")
+    assert float(test_pair["P(first better)"]) == 0.0 and test_pair["different"] == "yes"
+    [claim] = _rows(folder / "claims.csv")
+    assert claim["claim"].startswith("ASHA reaches a better configuration") and claim["verdict"] == "supported"
+    assert float(claim["p"]) == pytest.approx(1 / 256, abs=1e-4)  # 8 blocks, all in ASHA's favour
+    assert "Repetitions: 4 search seeds (0, 1, 2, 3)" in (tmp_path / "out" / "index.html").read_text()
