@@ -22,29 +22,28 @@ PROFILES_DIR = Path(__file__).resolve().parents[1] / "profiles"
 # any size): the keras.applications module whose preprocess_input scales their input, their
 # layers and their smallest input size (Keras' own minimum). tests/models/test_applications.py
 # checks every entry against Keras. (NASNet needs a fixed input size with ImageNet weights, and
-# Keras' Xception is the backbone `xception`.)
-KERAS_APPLICATIONS = {
-    "ResNet50": ("resnet", 175, 32), "ResNet101": ("resnet", 345, 32), "ResNet152": ("resnet", 515, 32),
-    "ResNet50V2": ("resnet_v2", 190, 32), "ResNet101V2": ("resnet_v2", 377, 32),
-    "ResNet152V2": ("resnet_v2", 564, 32),
-    "MobileNet": ("mobilenet", 86, 32), "MobileNetV2": ("mobilenet_v2", 154, 32),
-    "MobileNetV3Small": ("mobilenet_v3", 157, 32), "MobileNetV3Large": ("mobilenet_v3", 187, 32),
-    "EfficientNetB0": ("efficientnet", 237, 32), "EfficientNetB1": ("efficientnet", 339, 32),
-    "EfficientNetB2": ("efficientnet", 339, 32), "EfficientNetB3": ("efficientnet", 384, 32),
-    "EfficientNetB4": ("efficientnet", 474, 32), "EfficientNetB5": ("efficientnet", 576, 32),
-    "EfficientNetB6": ("efficientnet", 666, 32), "EfficientNetB7": ("efficientnet", 813, 32),
-    "EfficientNetV2B0": ("efficientnet_v2", 270, 32), "EfficientNetV2B1": ("efficientnet_v2", 334, 32),
-    "EfficientNetV2B2": ("efficientnet_v2", 349, 32), "EfficientNetV2B3": ("efficientnet_v2", 409, 32),
-    "EfficientNetV2S": ("efficientnet_v2", 513, 32), "EfficientNetV2M": ("efficientnet_v2", 740, 32),
-    "EfficientNetV2L": ("efficientnet_v2", 1028, 32),
-    "DenseNet121": ("densenet", 427, 32), "DenseNet169": ("densenet", 595, 32),
-    "DenseNet201": ("densenet", 707, 32),
-    "InceptionV3": ("inception_v3", 311, 75), "InceptionResNetV2": ("inception_resnet_v2", 780, 75),
-    "VGG16": ("vgg16", 19, 32), "VGG19": ("vgg19", 22, 32),
-    "ConvNeXtTiny": ("convnext", 133, 32), "ConvNeXtSmall": ("convnext", 259, 32),
-    "ConvNeXtBase": ("convnext", 259, 32), "ConvNeXtLarge": ("convnext", 259, 32),
-    "ConvNeXtXLarge": ("convnext", 259, 32),
+# Keras' Xception is the backbone `xception`.) Written by (module, smallest input): {name: layers}.
+_APPLICATIONS_BY_MODULE = {
+    ("resnet", 32): {"ResNet50": 175, "ResNet101": 345, "ResNet152": 515},
+    ("resnet_v2", 32): {"ResNet50V2": 190, "ResNet101V2": 377, "ResNet152V2": 564},
+    ("mobilenet", 32): {"MobileNet": 86},
+    ("mobilenet_v2", 32): {"MobileNetV2": 154},
+    ("mobilenet_v3", 32): {"MobileNetV3Small": 157, "MobileNetV3Large": 187},
+    ("efficientnet", 32): {"EfficientNetB0": 237, "EfficientNetB1": 339, "EfficientNetB2": 339, "EfficientNetB3": 384,
+                           "EfficientNetB4": 474, "EfficientNetB5": 576, "EfficientNetB6": 666, "EfficientNetB7": 813},
+    ("efficientnet_v2", 32): {"EfficientNetV2B0": 270, "EfficientNetV2B1": 334, "EfficientNetV2B2": 349,
+                              "EfficientNetV2B3": 409, "EfficientNetV2S": 513, "EfficientNetV2M": 740,
+                              "EfficientNetV2L": 1028},
+    ("densenet", 32): {"DenseNet121": 427, "DenseNet169": 595, "DenseNet201": 707},
+    ("inception_v3", 75): {"InceptionV3": 311},
+    ("inception_resnet_v2", 75): {"InceptionResNetV2": 780},
+    ("vgg16", 32): {"VGG16": 19},
+    ("vgg19", 32): {"VGG19": 22},
+    ("convnext", 32): {"ConvNeXtTiny": 133, "ConvNeXtSmall": 259, "ConvNeXtBase": 259, "ConvNeXtLarge": 259,
+                       "ConvNeXtXLarge": 259},
 }
+KERAS_APPLICATIONS = {name: (module, layers, smallest) for (module, smallest), names in _APPLICATIONS_BY_MODULE.items()
+                      for name, layers in names.items()}
 # What each backbone is, as far as a profile can be checked against it without building it:
 # its layers (k counts from the top of these), its smallest input size, and how its input is
 # scaled (the keras.applications module of its preprocess_input; compact is scaled as Xception).
