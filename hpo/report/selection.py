@@ -113,10 +113,10 @@ def find_repetitions(reader: TrackingReader, study: RunData) -> list[RunData]:
     search-seed order (`study` itself among them)."""
     from hpo.report.repetitions import search_seed
 
-    chosen = {}
+    chosen = {search_seed(study): study}  # even if a newer study of its search seed exists (given by --study)
     for run in reader.studies(study.stage, study.tags.get("profile", ""), int(study.tags.get("seed") or 0)):
         if run.status == "FINISHED" and all(run.tags.get(k) == study.tags.get(k) for k in SAME_STUDY):
-            chosen.setdefault(search_seed(run), study if run.run_id == study.run_id else run)
+            chosen.setdefault(search_seed(run), run)
     return [chosen[s] for s in sorted(chosen)]
 
 
