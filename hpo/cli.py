@@ -202,6 +202,28 @@ def build_parser() -> argparse.ArgumentParser:
                              "imbalanced_weighted_augmented, whole (default: all)")
     _repeated(subset)
 
+    record = stages.add_parser("record", help="train a fixed design per dataset (every grid point and drawn "
+                               "configurations) and export its learning curves as a table for replay")
+    _common(record)
+    _study(record)
+    record.add_argument("--datasets", default="all", help="comma-separated target datasets (default: all)")
+    record.add_argument("--out", default="", help="the table file (default: recorded/PROFILE-seedSEED.json)")
+
+    replay = stages.add_parser("replay", help="Study II over many search seeds, looked up in a recorded table "
+                               "instead of trained")
+    _common(replay)
+    replay.add_argument("--table", default="default",
+                        help="the recorded table (default: recorded/PROFILE-seedSEED.json)")
+    replay.add_argument("--datasets", default="all", help="comma-separated datasets of the table (default: all)")
+    replay.add_argument("--methods", default="all", help="comma-separated: grid,random,tpe,asha (default: all)")
+    replay.add_argument("--budget", type=_budget, default=None,
+                        help="epochs per method, or profile (the default: the profile's budget.epochs)")
+    replay.add_argument("--workers", type=_ranged(1, 4096), default=1,
+                        help="simulated workers: jobs run at once on the simulated clock (default: 1)")
+    replay.add_argument("--record", default="",
+                        help="also write the study run's id, profile and seed to this JSON file (a DVC output)")
+    _repeated(replay)
+
     report = stages.add_parser("report", help="tables, figures and a page of the studies, from the tracking server")
     report.add_argument("--profile", default="embedded", help="profile name (profiles/NAME.yaml) or YAML path")
     report.add_argument("--seed", type=_seed, default=None,
@@ -297,6 +319,19 @@ def run(args: argparse.Namespace) -> None:
         variants = _list(args.variants, "variants")
         _each_repetition(search_seeds(args), lambda s: run_subset(profile, args.seed, variants, restart=args.restart,
                                                                   search_seed=s))
+        if args.record:
+            _write_record(args.record)
+    elif args.stage == "record":
+        from hpo.studies.record import run_record
+        run_record(profile, args.seed, _list(args.datasets, "datasets"), args.out or None, restart=args.restart)
+        if args.record:
+            _write_record(args.record)
+    elif args.stage == "replay":
+        from hpo.studies.replay import run_replay
+        seeds = [args.seed if s is None else s for s in search_seeds(args)]
+        table = None if args.table in ("", "default") else args.table
+        run_replay(profile, args.seed, seeds, table, _list(args.datasets, "datasets"), _list(args.methods, "methods"),
+                   args.budget, args.workers)
         if args.record:
             _write_record(args.record)
 

@@ -273,6 +273,12 @@ class ImportanceSpec(_Strict):
     epochs: Epochs
 
 
+class RecordSpec(_Strict):
+    """`hpo record`'s design: every grid point plus `random_points` configurations drawn from the
+    applied space, each trained to the longest epoch count a method uses."""
+    random_points: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 16
+
+
 AUGMENTATIONS = ("rotation", "zoom", "vertical_flip")  # Study III's offline augmentations (hpo/data/augment.py)
 
 
@@ -341,6 +347,7 @@ class Profile(_Strict):
     asha: AshaSpec
     importance: ImportanceSpec
     subset: SubsetSpec | None = None  # Study III; `prepare` builds its subsets when present
+    record: RecordSpec = RecordSpec()
     cache: CacheSpec = CacheSpec()
     source_file: str = ""  # set by load_profile
     checksum: str = ""  # sha256 of the YAML text, set by load_profile

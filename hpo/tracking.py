@@ -416,6 +416,10 @@ def log_artifacts(folder: Path, artifact_path: str) -> None:
     mlflow.log_artifacts(str(folder), artifact_path)
 
 
+def log_artifact(file: Path) -> None:
+    mlflow.log_artifact(str(file))
+
+
 def last_study_record() -> dict:
     """The study run this process just finished (the last run it ended): id, stage, profile,
     seed, study and data checksum; what a DVC stage keeps as its output."""

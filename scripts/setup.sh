@@ -16,8 +16,14 @@ if command -v apt-get >/dev/null 2>&1; then
     if [ ${#missing[@]} -gt 0 ]; then
         SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
         echo "setup: installing ${missing[*]} with apt-get"
-        $SUDO apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+        # Another apt-get (an unattended upgrade, a second setup) may hold its locks: wait for it.
+        wait_lock=(-o DPkg::Lock::Timeout=600)
+        for attempt in 1 2 3 4 5 6; do
+            $SUDO apt-get "${wait_lock[@]}" update -qq && break
+            [ "$attempt" -eq 6 ] && exit 1
+            echo "setup: apt-get update failed (another apt-get running?); trying again in 20 s" >&2; sleep 20
+        done
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${wait_lock[@]}" install -y -qq "${missing[@]}" >/dev/null
     fi
 else
     command -v swig >/dev/null 2>&1 || echo "setup: warning: no apt-get and no swig; install swig to build pyrfr" >&2

@@ -16,6 +16,7 @@ class SimulatedDriver:
                  duration: Callable[[Job], float] = lambda job: float(job.epochs)):
         self.outcome, self.slots, self.duration = outcome, slots, duration
         self.clock = 0.0
+        self.ended_at: list[float] = []  # the simulated end of each result, in the order returned
         self._running: list[tuple[float, int, Job]] = []  # (end time, submission order, job)
         self._order = itertools.count()
 
@@ -27,4 +28,5 @@ class SimulatedDriver:
     def results(self) -> list[tuple[Job, Outcome]]:
         end, _, job = heapq.heappop(self._running)
         self.clock = end
+        self.ended_at.append(end)
         return [(job, self.outcome(job))]

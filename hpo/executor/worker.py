@@ -41,6 +41,7 @@ class TrialSpec:
     # Score the test set only if the job's validation accuracy reaches this: the best its method
     # had been told when the job was handed out (a job below it can never be the one reported)
     test_above: float = -math.inf
+    test_every_epoch: bool = False  # a recorded table (hpo record): the test accuracy of every epoch
 
     def checkpoint(self, epoch: int) -> Path:
         return Path(self.checkpoints) / f"epoch-{epoch}"
@@ -133,7 +134,7 @@ def train_job(spec: TrialSpec) -> Outcome:
                            min_input_size=min_input_size(spec.profile.backbone.name),
                            scaling=input_scaling(spec.profile.backbone.name), on_epoch=report,
                            seed=spec.train_seed, feature_cache=_feature_cache(spec.profile), checkpoint_to=partial,
-                           test_above=spec.test_above)
+                           test_above=spec.test_above, test_every_epoch=spec.test_every_epoch)
         if partial is not None:
             with timing.phase("checkpoint write"):
                 _publish(partial, spec.checkpoint(spec.stop))

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import matplotlib
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from hpo.report.importance import draw_marginal
+from hpo.report.repetitions import mean_band
 
 if TYPE_CHECKING:
     from hpo.report.importance import Marginal
@@ -114,4 +116,38 @@ def curves_figure(best: dict[str, tuple[RunData, int, float]], dataset: str) -> 
         ax.grid(alpha=0.3)
     acc.legend(fontsize="small")
     fig.suptitle(f"{dataset}: learning curves of each method's best trial (solid: validation, dashed: training)")
+    return fig
+
+
+def band_figure(curves: pd.DataFrame, dataset: str, x: str, label: str) -> Figure:
+    """Replayed anytime curves of one dataset: per method, the best validation accuracy so far
+    against `x` (a column of hpo.studies.replay's curves), averaged over the search seeds, with
+    the 95 % interval of that mean (normal approximation) as a band."""
+    fig = Figure(figsize=(6.0, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    grid = np.linspace(0, curves[x].max(), 200)
+    for i, (method, part) in enumerate(curves.groupby("method", sort=False)):
+        mean, half = mean_band(part, x, grid)
+        ax.plot(grid, mean, color=_color(method, i), linewidth=2, label=METHOD_LABELS.get(method, method))
+        ax.fill_between(grid, mean - half, mean + half, color=_color(method, i), alpha=0.2, linewidth=0)
+    ax.set_xlabel(label)
+    ax.set_ylabel("best validation accuracy so far")
+    ax.set_title(f"{dataset}: replayed, mean over {curves['search seed'].nunique()} search seeds")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    return fig
+
+
+def rank_figure(ranks: pd.DataFrame) -> Figure:
+    """Mean rank of each method (rows) at each budget share (columns); 1 is the best."""
+    fig = Figure(figsize=(5.0, 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    for i, (method, row) in enumerate(ranks.iterrows()):
+        ax.plot([100 * s for s in row.index], row.to_numpy(), marker="o", linewidth=2, color=_color(method, i),
+                label=METHOD_LABELS.get(method, method))
+    ax.invert_yaxis()
+    ax.set_xlabel("share of the budget (%)")
+    ax.set_ylabel("mean rank (1: best)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     return fig

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from hpo.jobs import best_job
@@ -117,3 +118,25 @@ def variant_scores(studies: list[RunData]) -> pd.DataFrame:
                 rows.setdefault(search_seed(study), {})[run.tags["variant"]] = tables.number(
                     run.metrics.get("test_accuracy"))
     return pd.DataFrame.from_dict(rows, orient="index").sort_index()
+
+
+def ranks_by_share(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean rank (validation accuracy) of each method at each share of the budget: methods x shares."""
+    return pd.DataFrame({share: statistics.mean_ranks(_blocks(frame, share, "val")) for share in SHARES})
+
+
+def mean_band(curves: pd.DataFrame, x: str, grid) -> tuple[np.ndarray, np.ndarray]:
+    """One method's replayed anytime curves (hpo.studies.replay): at each point of `grid` on
+    column `x`, the mean over the search seeds of the best validation accuracy so far (a step
+    after each job's end; seeds with no result yet left out) and the half-width of its 95 %
+    interval (normal approximation; 0 with one seed)."""
+    runs = []
+    for _, seed in curves.groupby("search seed", sort=False):
+        at = np.searchsorted(seed[x].to_numpy(), grid, side="right") - 1
+        runs.append(np.where(at >= 0, seed["val"].to_numpy()[np.maximum(at, 0)], np.nan))
+    runs = np.array(runs)
+    seen = np.isfinite(runs).sum(axis=0)
+    filled = np.where(np.isfinite(runs), runs, 0.0)
+    mean = np.where(seen > 0, filled.sum(axis=0) / np.maximum(seen, 1), np.nan)
+    variance = ((filled - mean) ** 2 * np.isfinite(runs)).sum(axis=0) / np.maximum(seen - 1, 1)
+    return mean, 1.96 * np.sqrt(variance / np.maximum(seen, 1))

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from hpo.mlflow_ui import run_url
@@ -190,4 +191,52 @@ def repeated(w: Writer, studies: list[RunData], subsets: list[RunData]) -> str:
              w.table(repetitions.claims_table(frame, variants), "claims",
                      "The paper's claims on test accuracy, each a one-sided Wilcoxon test over the blocks (supported: "
                      "p < 0.05)")]
+    return "\n".join(parts)
+
+
+REPLAY_PLOT = "replay_anytime.csv"  # a DVC plot: mean best validation accuracy per method against epochs
+
+
+def replayed(w: Writer, study: RunData, scores: pd.DataFrame, curves: pd.DataFrame) -> str:
+    """A replayed Study II (hpo replay): statistics over its search seeds, the paper's claims,
+    anytime curves with bands against epochs and simulated seconds, mean ranks."""
+    seeds, workers = scores["search seed"].nunique(), study.tags.get("workers", "1")
+    parts = [f"<h3>Replayed: {seeds} search seeds on the recorded table {escape(study.tags.get('table', ''))}</h3>",
+             page.paragraph(
+                 f"Not trained: every method ran through the same loop and budget ledger on results looked up in a "
+                 f"table recorded by hpo record (study {study.tags.get('recorded_study', '-')}, commit "
+                 f"{study.tags.get('recorded_git_commit', '-')[:12]}); a proposed configuration takes the curve of "
+                 f"the nearest recorded one, and {workers} simulated worker(s) ran jobs on a clock of the recorded "
+                 "seconds. Replay run: " + escape(study.run_id) + "."),
+             w.table(repetitions.intervals_table(scores), "replay_intervals",
+                     "Replayed: best validation accuracy (val) and the test accuracy of the configuration chosen "
+                     "(test) at 25 %, 50 % and 100 % of the budget, mean over the search seeds and 95 % bootstrap "
+                     "interval"),
+             w.table(repetitions.ranks_table(scores), "replay_ranks",
+                     "Replayed: mean rank of each method over (search seed, dataset) blocks at the whole budget"),
+             w.table(repetitions.pairs_table(scores), "replay_pairs",
+                     "Replayed: every pair of methods, paired Wilcoxon signed-rank test over the blocks, "
+                     "Holm-corrected"),
+             w.table(repetitions.claims_table(scores), "replay_claims",
+                     "Replayed: the paper's claims on test accuracy, each a one-sided Wilcoxon test over the blocks "
+                     "(supported: p < 0.05)")]
+    row = []
+    for dataset, part in curves.groupby("dataset", sort=False):
+        for x, label, name in (("epochs", "epochs charged", "epochs"),
+                               ("seconds", f"simulated seconds ({workers} workers)", "seconds")):
+            row.append(w.figure(figures.band_figure(part, dataset, x, label), f"replay_{dataset}_{name}",
+                                f"{dataset}, replayed: mean best validation accuracy so far over the search seeds, "
+                                f"with its 95 % interval, against {label}"))
+    parts.append(page.row_html(row))
+    parts.append(w.figure(figures.rank_figure(repetitions.ranks_by_share(scores)), "replay_ranks",
+                          "Replayed: mean rank (validation accuracy) of each method at 25 %, 50 % and 100 % of the "
+                          "budget, over (search seed, dataset) blocks"))
+    budget = int(tables.number(study.tags.get("budget_epochs")))
+    epochs = np.arange(budget + 1)
+    plot = pd.DataFrame([{"dataset": d, "method": m, "epochs charged": e, "mean best val_accuracy": round(v, 6)}
+                         for (d, m), part in curves.groupby(["dataset", "method"], sort=False)
+                         for e, v in zip(epochs, repetitions.mean_band(part, "epochs", epochs)[0], strict=True)
+                         if np.isfinite(v)])
+    plot.to_csv(w.out / REPLAY_PLOT, index=False, lineterminator="\n")
+    parts.append(page.files_html([REPLAY_PLOT]))
     return "\n".join(parts)

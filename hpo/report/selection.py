@@ -5,8 +5,11 @@ need."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pandas as pd
 
 from hpo.errors import UserError
 from hpo.report import tables
@@ -131,3 +134,19 @@ def load_repetition(reader: TrackingReader, study: RunData) -> None:
             for key in ("val_accuracy", "epochs", "test_accuracy"):
                 if key not in trial.histories:
                     trial.histories[key] = reader.history(trial.run_id, key)
+
+
+REPLAY_ARTIFACTS = ("replay/scores.csv", "replay/curves.csv")
+
+
+def find_replay(reader: TrackingReader, profile: str, seed: int | None) -> RunData | None:
+    """The newest FINISHED replay study of the profile (and seed)."""
+    return next((r for r in reader.studies("replay", profile, seed) if r.status == "FINISHED"), None)
+
+
+def load_replay(reader: TrackingReader, study: RunData) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Its scores and curves (hpo.studies.replay), None where an artifact is missing."""
+    texts = [reader.artifact_text(study.run_id, name) for name in REPLAY_ARTIFACTS]
+    if any(t is None for t in texts):
+        return None
+    return tuple(pd.read_csv(io.StringIO(t)) for t in texts)

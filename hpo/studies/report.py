@@ -17,21 +17,23 @@ import shutil
 from pathlib import Path
 
 from hpo import tracking
-from hpo.report import page, sections, tables
+from hpo.report import page, repetitions, sections, tables
 from hpo.report.queries import TrackingReader, reading
 from hpo.report.selection import (
     Found,
     find_repetitions,
+    find_replay,
     find_studies,
     load_compare,
     load_importance,
     load_repetition,
+    load_replay,
     load_subset,
     profile_name,
 )
 
 # Everything a report writes (a DVC output each; a second report replaces them, nothing else).
-GENERATED = ["index.html", "metrics.json", "anytime.csv", "figures", sections.TABLES_DIR]
+GENERATED = ["index.html", "metrics.json", "anytime.csv", sections.REPLAY_PLOT, "figures", sections.TABLES_DIR]
 
 
 def _clean(out: Path) -> None:
@@ -44,8 +46,21 @@ def _clean(out: Path) -> None:
             path.unlink()
 
 
-def metrics_json(found: dict[str, Found]) -> dict:
-    return tables.headline_metrics(found["compare"].run, found["subset"].run)
+def metrics_json(found: dict[str, Found], replay: tuple | None) -> dict:
+    """The headline numbers; with a replayed study, its means over the search seeds and the
+    verdicts on the paper's claims too."""
+    metrics = tables.headline_metrics(found["compare"].run, found["subset"].run)
+    if replay is not None:
+        scores = replay[0]
+        whole = scores[scores["share"] == 1.0]
+        metrics["replay"] = {dataset: {method: {"mean_best_val_accuracy": round(float(g["val"].mean()), 6),
+                                                "mean_best_test_accuracy": round(float(g["test"].mean()), 6),
+                                                "search_seeds": int(g["search seed"].nunique())}
+                                       for method, g in part.groupby("method", sort=False)}
+                             for dataset, part in whole.groupby("dataset", sort=False)}
+        metrics["replay_claims"] = {row.claim: {"p": float(row.p), "verdict": row.verdict}
+                                    for row in repetitions.claims_table(scores).itertuples(index=False)}
+    return metrics
 
 
 def run_report(profile: str, seed: int | None = None, study_ids: list[str] | None = None,
@@ -68,6 +83,8 @@ def run_report(profile: str, seed: int | None = None, study_ids: list[str] | Non
                 load_repetition(reader, study)
         if found["importance"].run:
             artifacts = load_importance(reader, found["importance"].run)
+        replay_study = find_replay(reader, profile, seed)
+        replay = load_replay(reader, replay_study) if replay_study else None
         if found["subset"].run:
             load_subset(reader, found["subset"].run)
             repeated_subsets = find_repetitions(reader, found["subset"].run)
@@ -91,11 +108,14 @@ def run_report(profile: str, seed: int | None = None, study_ids: list[str] | Non
         if stage == "subset" and not f.run:
             body = "<h3>Table 7 analogue</h3>\n" + body
         parts.append((anchor, heading, body))
+    if replay is not None:
+        parts.append(("replay", "Study II replayed on a recorded table (replay)",
+                      sections.replayed(w, replay_study, *replay)))
     parts.append(("runs", "MLflow runs", sections.runs(reader, found)))
     title = f"HPO benchmark report: profile {profile}" + ("" if seed is None else f", seed {seed}")
     index = out / "index.html"
     index.write_text(page.render(title, sections.intro(reader, profile, seed, found), parts))
-    (out / "metrics.json").write_text(json.dumps(metrics_json(found), indent=2, sort_keys=True) + "\n")
+    (out / "metrics.json").write_text(json.dumps(metrics_json(found, replay), indent=2, sort_keys=True) + "\n")
     for stage, f in found.items():
         state = f"{f.run.run_id} ({f.how})" if f.run else f"not run: {f.how}"
         print(f"report: {stage}: {state}")

@@ -87,12 +87,14 @@ def remove_checkpoints(study_run_id: str) -> None:
 
 def search(method: Method, budget: int, profile, seed: int, dataset: str, tags: dict[str, str], label: str,
            checkpoints: Path | None = None, subset: str | None = None, weighted: bool = False,
-           score_test: bool = True, search_seed: int | None = None) -> SearchResult:
+           score_test: bool = True, search_seed: int | None = None, test_every_epoch: bool = False) -> SearchResult:
     """Run `method` under `budget` epochs; each trial a run nested under the active run, tagged
     with `tags`; jobs the store already holds are read back, not trained. The test set is scored
     where the best job's test accuracy may be needed (never, without `score_test`). Trial t
-    trains with search_seed + t (default: the prepare `seed`)."""
-    spec = partial(TrialSpec, profile=profile, seed=seed, dataset=dataset, subset=subset, weighted=weighted)
+    trains with search_seed + t (default: the prepare `seed`). `test_every_epoch`: every epoch
+    logs its test accuracy and seconds too (a recorded table)."""
+    spec = partial(TrialSpec, profile=profile, seed=seed, dataset=dataset, subset=subset, weighted=weighted,
+                   test_every_epoch=test_every_epoch)
     trials = MethodTrials(tracking.active_run_id(), method.name, {**tags, "dataset": dataset}, spec,
                           seed if search_seed is None else search_seed, checkpoints, score_test=score_test)
     return run_search(method, Budget(budget), InProcessDriver(trials.launch), label)

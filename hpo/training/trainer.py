@@ -3,6 +3,7 @@ every epoch through a callback, optionally save a checkpoint to resume from (ASH
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -46,11 +47,15 @@ class EpochMetrics:
     train_accuracy: float
     val_loss: float
     val_accuracy: float
-    seconds: float
+    seconds: float  # training and validation (not the test set scored for a recorded table)
+    test_accuracy: float | None = None  # scored after every epoch only where fine_tune is asked to
 
     def metrics(self) -> dict[str, float]:
-        return {"train_loss": self.train_loss, "train_accuracy": self.train_accuracy,
-                "val_loss": self.val_loss, "val_accuracy": self.val_accuracy}
+        per_epoch = {"train_loss": self.train_loss, "train_accuracy": self.train_accuracy,
+                     "val_loss": self.val_loss, "val_accuracy": self.val_accuracy}
+        if self.test_accuracy is None:
+            return per_epoch
+        return per_epoch | {"test_accuracy": self.test_accuracy, "epoch_seconds": self.seconds}
 
 
 @dataclass
@@ -67,9 +72,11 @@ class TrialResult:
 
 
 class _EpochReporter(keras.callbacks.Callback):
-    def __init__(self, result: TrialResult, on_epoch: Callable[[EpochMetrics], None] | None, new_model: bool):
+    def __init__(self, result: TrialResult, on_epoch: Callable[[EpochMetrics], None] | None, new_model: bool,
+                 score_test: Callable[[], float] | None = None):
         super().__init__()
         self.result, self.on_epoch, self.started = result, on_epoch, time.perf_counter()
+        self.score_test = score_test
         self.validating = self.started
         # The first epoch of a model just built also traces its training step
         self.first_phase = "first epoch of a new model" if new_model else "train epochs"
@@ -89,6 +96,8 @@ class _EpochReporter(keras.callbacks.Callback):
         logs = logs or {}
         m = EpochMetrics(epoch + 1, float(logs["loss"]), float(logs["accuracy"]), float(logs["val_loss"]),
                          float(logs["val_accuracy"]), time.perf_counter() - self.started)
+        if self.score_test is not None:
+            m = dataclasses.replace(m, test_accuracy=self.score_test())
         self.result.history.append(m)
         self.result.epochs_done = m.epoch
         if self.on_epoch:
@@ -266,7 +275,8 @@ def save_checkpoint(model: keras.Model, trained: keras.Model, result: TrialResul
 def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Path | None = None, *,
               backbone_factory: Callable[[], keras.Model], min_input_size: int = 1, scaling: str = "xception",
               on_epoch: Callable[[EpochMetrics], None] | None = None, checkpoint_to: Path | None = None,
-              seed: int = 0, test_above: float = -math.inf, feature_cache: FeatureCache | None = None) -> TrialResult:
+              seed: int = 0, test_above: float = -math.inf, feature_cache: FeatureCache | None = None,
+              test_every_epoch: bool = False) -> TrialResult:
     """Train `epochs` more epochs (from scratch, or from the checkpoint `resume_from`).
 
     `backbone_factory` returns a fresh backbone with its initial (pretrained) weights. The same
@@ -278,6 +288,8 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
     The test set is scored only when the last validation accuracy is at least `test_above`
     (-inf: always; inf: never): a search reports the test accuracy of its best job alone.
     `scaling` names the keras.applications module whose preprocess_input the backbone expects.
+    `test_every_epoch`: score the test set after every epoch too (a recorded table, hpo record);
+    inference changes no weight and draws no random number, so the curve stays the same.
     """
     if epochs < 0:
         raise UserError(f"epochs must be >= 0, got {epochs}")
@@ -319,18 +331,25 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
     with timing.phase("compile"):
         _ready(trained, config, optimizer_state, sample=(first, data.y_train[:1]))
     class_weight = getattr(data, "class_weight", None)
+
+    def score_test() -> float:
+        with timing.phase("test evaluation"):
+            x_set, y_set = _evaluation_set(*test_set)
+            return float(trained.evaluate(x_set, y_set, batch_size=EVAL_BATCH, verbose=0,
+                                          return_dict=True)["accuracy"])
+
     if epochs:
         with timing.phase("fit set-up"):
             trained.fit(x_train, data.y_train, batch_size=config.batch_size, epochs=start + epochs,
                         initial_epoch=start, validation_data=_evaluation_set(*val_set),
                         validation_batch_size=EVAL_BATCH, shuffle=True, verbose=0,
                         class_weight=dict(enumerate(class_weight)) if class_weight else None,
-                        callbacks=[_EpochReporter(result, on_epoch, new_model)])
-    if test_above == -math.inf or result.val_accuracy >= test_above:  # NaN (no epoch) reaches no bar
-        with timing.phase("test evaluation"):
-            x_set, y_set = _evaluation_set(*test_set)
-            result.test_accuracy = float(trained.evaluate(x_set, y_set, batch_size=EVAL_BATCH, verbose=0,
-                                                          return_dict=True)["accuracy"])
+                        callbacks=[_EpochReporter(result, on_epoch, new_model,
+                                                  score_test if test_every_epoch else None)])
+    if test_every_epoch and result.history:
+        result.test_accuracy = result.history[-1].test_accuracy
+    elif test_above == -math.inf or result.val_accuracy >= test_above:  # NaN (no epoch) reaches no bar
+        result.test_accuracy = score_test()
     if checkpoint_to is not None:
         with timing.phase("checkpoint write"):
             result.checkpoint = save_checkpoint(model, trained, result, checkpoint_to)

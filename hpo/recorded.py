@@ -1,0 +1,131 @@
+"""A recorded table: learning curves of a fixed design of configurations per dataset, trained
+once (`hpo record`) and looked up by `hpo replay` instead of training.
+
+The design is every grid point, in the grid's order, then `record.random_points` configurations
+drawn from the applied space with the study's seed; each point trains, as trial t with seed
+seed + t, to the longest epoch count any method uses, logging every epoch's validation and test
+accuracy, losses and seconds. Grid point t is so trained exactly as live grid search trains its
+trial t (same configuration, same seed), and a replayed grid search gives the live Table 6 entry.
+
+A configuration a searcher proposes maps to the nearest design point in the normalised space:
+learning rate and dropout scaled to [0, 1] over the applied range (log where the range is log),
+an ordinal choice (fine-tuned layers, input size, batch size) by its position among the choices,
+an unordered one (the optimizer) 0 if equal, else 1; a tie goes to the earlier point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hpo.errors import UserError
+from hpo.space import config_space, constants, grid_points, sample_configurations
+
+FORMAT = "hpo-recorded-table/1"
+CURVES = ("val_accuracy", "test_accuracy", "val_loss", "train_loss", "train_accuracy", "epoch_seconds")
+ORDINAL = ("fine_tuned_layers", "input_size", "batch_size")
+
+
+def design(profile, seed: int) -> list[tuple[str, dict]]:
+    """(source, configuration) of every design point: the grid's, then the drawn ones."""
+    cs = config_space(profile.space.applied)
+    drawn = sample_configurations(cs, profile.record.random_points, seed) if profile.record.random_points else []
+    return ([("grid", p) for p in grid_points(profile.space.grid, constants(cs))]
+            + [("random", c) for c in drawn])
+
+
+def epochs(profile) -> int:
+    """The longest a method trains one configuration: grid, random and TPE's epochs per
+    configuration, or ASHA's R."""
+    return max(profile.budget.epochs_per_configuration, profile.asha.R)
+
+
+@dataclass
+class Point:
+    index: int
+    source: str  # grid or random
+    config: dict
+    curves: dict[str, list[float]]  # CURVES -> one value per epoch trained (shorter where it failed)
+    error: str | None = None
+
+    @property
+    def trained(self) -> int:
+        return len(self.curves["val_accuracy"])
+
+
+@dataclass
+class Table:
+    provenance: dict
+    space: dict  # the applied space the design was drawn from (profiles.SpaceSpec, as JSON)
+    datasets: dict[str, list[Point]] = field(default_factory=dict)
+    checksum: str = ""  # sha256 of the file it was read from
+
+    def points(self, dataset: str) -> list[Point]:
+        if dataset not in self.datasets:
+            raise UserError(f"the recorded table has no dataset {dataset!r} (it has {', '.join(self.datasets)}): "
+                            f"record it with hpo record --datasets {dataset}")
+        return self.datasets[dataset]
+
+    def to_json(self) -> str:
+        return json.dumps({"format": FORMAT, "provenance": self.provenance, "space": self.space,
+                           "datasets": {name: [{"point": p.index, "source": p.source, "config": p.config,
+                                                "error": p.error, **p.curves} for p in points]
+                                        for name, points in self.datasets.items()}}, indent=1) + "\n"
+
+
+def save(table: Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(table.to_json())
+    partial.rename(path)
+
+
+def load(path: str | Path) -> Table:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"recorded table {path} not found: make it with hpo record (or dvc repro record)")
+    raw = path.read_bytes()
+    try:
+        data = json.loads(raw)
+        if data.get("format") != FORMAT:
+            raise ValueError(f"format {data.get('format')!r}, expected {FORMAT}")
+        datasets = {name: [Point(p["point"], p["source"], p["config"], {k: p[k] for k in CURVES}, p.get("error"))
+                           for p in points] for name, points in data["datasets"].items()}
+        return Table(data["provenance"], data["space"], datasets, hashlib.sha256(raw).hexdigest())
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise UserError(f"recorded table {path} is not one hpo record wrote ({e}): record it again") from None
+
+
+class Nearest:
+    """Maps a configuration to the nearest design point (see the module's docstring)."""
+
+    def __init__(self, points: list[Point], space: dict):
+        self.points, self.space = points, space
+        self.matrix = np.array([self._coordinates(p.config) for p in points])
+        self.optimizers = [p.config.get("optimizer") for p in points]
+
+    def _coordinates(self, config: dict) -> list[float]:
+        out = []
+        for name in ("learning_rate", "dropout"):
+            r = self.space[name]
+            low, high, value = r["low"], r["high"], float(config[name])
+            if r.get("log"):
+                low, high, value = math.log(low), math.log(high), math.log(value)
+            out.append((value - low) / (high - low) if high > low else 0.0)
+        for name in ORDINAL:
+            choices = sorted(self.space[name])
+            value = config.get(name, choices[0])
+            position = choices.index(value) if value in choices else min(
+                range(len(choices)), key=lambda i: abs(choices[i] - value))
+            out.append(position / (len(choices) - 1) if len(choices) > 1 else 0.0)
+        return out
+
+    def __call__(self, config: dict) -> Point:
+        distance = np.abs(self.matrix - np.array(self._coordinates(config))).sum(axis=1)
+        distance += np.array([o != config.get("optimizer") for o in self.optimizers], dtype=float)
+        return self.points[int(np.argmin(distance))]  # argmin: the first of equal distances

@@ -1,0 +1,81 @@
+"""`record`: train a fixed design per dataset (hpo/recorded.py) and export its learning curves
+as a table that `hpo replay` looks up instead of training. One study run -> one child per
+dataset (method `design`) -> one trial run per design point; resumable like every study: run it
+again and the epochs the store holds are read back, the rest trained."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import keras
+
+from hpo import mlflow_ui, recorded, tracking
+from hpo.data.prepared import require_prepared
+from hpo.executor import worker
+from hpo.report.queries import TrackingReader
+from hpo.search.base import Fifo
+from hpo.search.grid import GridSearcher
+from hpo.studies.searching import search
+
+METHOD = "design"
+
+
+def default_out(profile, seed: int) -> Path:
+    return Path("recorded") / f"{profile.name}-seed{seed}.json"
+
+
+def _points(reader: TrackingReader, dataset_run_id: str, points: list[tuple[str, dict]]) -> list[recorded.Point]:
+    """Every design point's curves, read back from its trial run."""
+    trials = {int(t.tags["trial"]): t for t in reader.children(reader.run(dataset_run_id))}
+    out = []
+    for index, (source, config) in enumerate(points):
+        trial = trials[index]
+        curves = {key: [p.value for p in sorted(reader.history(trial.run_id, key), key=lambda p: p.step)]
+                  for key in recorded.CURVES}
+        out.append(recorded.Point(index, source, config, curves, trial.tags.get("error")))
+    return out
+
+
+def run_record(profile, seed: int, datasets: list[str] | None = None, out: str | Path | None = None,
+               restart: bool = False) -> recorded.Table:
+    datasets = datasets or [t.name for t in profile.datasets.targets]
+    for name in datasets:
+        profile.target(name)
+    prepared, manifest = require_prepared(profile, seed)
+    worker.backbone(profile, seed)()  # a missing or damaged backbone fails before any run
+    points, epochs = recorded.design(profile, seed), recorded.epochs(profile)
+    key = tracking.study_key("record", profile, seed, manifest["data_checksum"], datasets=datasets)
+    tags = {**tracking.provenance_tags("record", profile, seed, manifest["data_checksum"]),
+            "study": f"record-{profile.name}-seed{seed}", "datasets": ",".join(datasets),
+            "design_points": str(len(points)), "epochs_per_point": str(epochs)}
+    out = Path(out) if out else default_out(profile, seed)
+    started = time.perf_counter()
+    with tracking.study_run("record", f"record {profile.name} seed {seed}", tags, key, restart) as study:
+        tracking.log_inputs([i for d in datasets for i in mlflow_ui.dataset_inputs(prepared, manifest, d)])
+        table = recorded.Table({"profile": profile.name, "profile_checksum": profile.checksum, "seed": seed,
+                                "data_checksum": manifest["data_checksum"], "git_commit": tags["git_commit"],
+                                "git_dirty": tags["git_dirty"], "study_run_id": study.info.run_id,
+                                "random_points": profile.record.random_points, "epochs": epochs},
+                               profile.space.applied.model_dump(mode="json"))
+        reader = TrackingReader(tracking.tracking_uri())
+        for dataset in datasets:
+            with tracking.child_run(f"design {dataset}", {"method": METHOD, "dataset": dataset,
+                                                          tracking.STUDY_KEY: key}, reopen=True) as run:
+                keras.backend.clear_session()
+                method = Fifo(METHOD, GridSearcher([config for _, config in points]), len(points), epochs)
+                found = search(method, len(points) * epochs, profile, seed, dataset,
+                               {"study": tags["study"], tracking.STUDY_KEY: key}, f"{dataset} record",
+                               test_every_epoch=True)
+                tracking.log_metrics({"budget_used_epochs": found.budget_used, "n_trials": len(found.trials),
+                                      "n_failed": found.n_failed, "train_seconds": found.train_seconds})
+                table.datasets[dataset] = _points(reader, run.info.run_id, points)
+        recorded.save(table, out)
+        tracking.log_artifact(out)
+        wall = time.perf_counter() - started
+        tracking.log_metrics({"wall_seconds": wall})
+    table = recorded.load(out)
+    trained = sum(p.trained for ps in table.datasets.values() for p in ps)
+    print(f"\nrecord took {wall:.0f} s for {trained} epochs ({wall / max(trained, 1):.2f} s per epoch); "
+          f"table {out} (sha256 {table.checksum[:12]})", flush=True)
+    return table

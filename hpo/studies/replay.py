@@ -1,0 +1,149 @@
+"""`replay`: Study II over many search seeds in seconds. Every method runs through the same
+loop, with the same method classes and budget ledger as `compare`, on the replay driver
+(hpo/executor/replay.py), which looks results up in a recorded table (hpo record) on a
+simulated clock with N simulated workers.
+
+One study run (stage `replay`, tag `replayed`) -> one child per (dataset, method) with the means
+over the seeds. Its artifacts hold every number the report's replay section reads:
+`replay/scores.csv` (each seed's best validation accuracy and the chosen configuration's test
+accuracy at 25/50/100 % of the budget, as hpo/report/repetitions.py makes them for live
+repetitions) and `replay/curves.csv` (the anytime curve of every seed against charged epochs
+and simulated seconds).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from hpo import recorded, tracking
+from hpo.budget import Budget
+from hpo.errors import UserError
+from hpo.executor.replay import ReplayDriver
+from hpo.jobs import best_job
+from hpo.report import repetitions, tables
+from hpo.report.tables import METHOD_ORDER
+from hpo.search import METHODS
+from hpo.search.loop import SearchResult, run_search
+from hpo.space import config_space, constants
+from hpo.studies.searching import check_request
+
+CURVE_COLUMNS = ["search seed", "dataset", "method", "job", "epochs", "seconds", "val", "test"]
+
+
+def check_table(table: recorded.Table, profile, datasets: list[str]) -> None:
+    """The table must have been recorded on this profile's applied space, long enough for its methods."""
+    if table.provenance.get("profile") != profile.name:
+        raise UserError(f"the recorded table was recorded on profile {table.provenance.get('profile')}, not "
+                        f"{profile.name}: give --profile {table.provenance.get('profile')}")
+    if table.space != profile.space.applied.model_dump(mode="json"):
+        raise UserError(f"profile {profile.name}'s applied space has changed since the table was recorded: "
+                        f"record it again (hpo record --profile {profile.name})")
+    if table.provenance.get("epochs", 0) < recorded.epochs(profile):
+        raise UserError(f"the table's curves have {table.provenance.get('epochs')} epochs; profile {profile.name} "
+                        f"trains up to {recorded.epochs(profile)}: record it again")
+    for dataset in datasets:
+        table.points(dataset)
+
+
+def replay_search(profile, method: str, points: list[recorded.Point], space: dict, search_seed: int,
+                  budget: int, workers: int) -> tuple[SearchResult, list[float]]:
+    """One method's search on the table; the simulated end time of each of its jobs."""
+    policy = METHODS[method](profile, search_seed, constants(config_space(profile.space.applied)))
+    driver = ReplayDriver(recorded.Nearest(points, space), workers)
+    return run_search(policy, Budget(budget), driver, progress=None), driver.ended_at
+
+
+def anytime(result: SearchResult, ended_at: list[float]) -> list[tuple[int, float, float, float]]:
+    """(epochs charged, simulated seconds, best validation accuracy, its test accuracy) after
+    each job, the best chosen by the loop's rule (jobs.best_job)."""
+    rows, charged, best = [], 0, (math.nan, math.nan)
+    for (_, outcome), seconds in zip(result.jobs, ended_at, strict=True):
+        charged += outcome.epochs_trained
+        score = math.nan if outcome.error else outcome.score
+        found = best_job([(best[0], best), (score, (score, outcome.test_accuracy))])  # a tie keeps the first
+        best = found[1] if found else best
+        rows.append((charged, seconds, *best))
+    return rows
+
+
+def shares(curve: list[tuple[int, float, float, float]], budget: int) -> dict[float, tuple[float, float]]:
+    """(best validation accuracy, its test accuracy) at each share of the budget."""
+    out = {}
+    for share in repetitions.SHARES:
+        reached = [(val, test) for charged, _, val, test in curve if charged <= share * budget + 1e-9]
+        out[share] = reached[-1] if reached else (float("nan"), float("nan"))
+    return out
+
+
+def _seed_range(seeds: list[int]) -> str:
+    return f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else ",".join(map(str, seeds))
+
+
+def run_replay(profile, seed: int, search_seeds: list[int], table_file: str | Path | None = None,
+               datasets: list[str] | None = None, methods: list[str] | None = None, budget: int | None = None,
+               workers: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Replay every method for every search seed on the table recorded for `profile` and `seed`
+    (default recorded/<profile>-seed<seed>.json); returns (scores, curves)."""
+    from hpo.studies.record import default_out
+
+    table_file = Path(table_file) if table_file else default_out(profile, seed)
+    table = recorded.load(table_file)
+    datasets = datasets or list(table.datasets)
+    methods = methods or list(METHOD_ORDER)
+    budget = budget or profile.budget.epochs
+    check_request(profile, datasets, methods, budget)
+    check_table(table, profile, datasets)
+    recorded_seed = int(table.provenance["seed"])
+    key = tracking.study_key("replay", profile, recorded_seed, table.provenance["data_checksum"],
+                             table=table.checksum, search_seeds=search_seeds, datasets=datasets, methods=methods,
+                             budget=budget, workers=workers)
+    tags = {**tracking.provenance_tags("replay", profile, recorded_seed, table.provenance["data_checksum"]),
+            "study": f"replay-{profile.name}-seed{recorded_seed}", "replayed": "true", "table": str(table_file),
+            "table_checksum": table.checksum, "recorded_git_commit": table.provenance.get("git_commit", ""),
+            "recorded_study": table.provenance.get("study_run_id", ""), "search_seeds": _seed_range(search_seeds),
+            "datasets": ",".join(datasets), "methods": ",".join(methods), "budget_epochs": str(budget),
+            "workers": str(workers)}
+    started = time.perf_counter()
+    score_rows, curve_rows = [], []
+    run_name = f"replay {profile.name} seed {recorded_seed} ({len(search_seeds)} search seeds, {workers} workers)"
+    with tracking.study_run("replay", run_name, tags, key, restart=True):
+        for dataset in datasets:
+            points = table.points(dataset)
+            for method in methods:
+                results = []
+                for search_seed in search_seeds:
+                    result, ended_at = replay_search(profile, method, points, table.space, search_seed, budget,
+                                                     workers)
+                    curve = anytime(result, ended_at)
+                    results.append(result)
+                    for share, (val, test) in shares(curve, budget).items():
+                        score_rows.append({"search seed": search_seed, "dataset": dataset, "method": method,
+                                           "share": share, "val": val, "test": test})
+                    curve_rows += [(search_seed, dataset, method, i, *row) for i, row in enumerate(curve)]
+                with tracking.child_run(f"{method} {dataset} (replayed)",
+                                        {"method": method, "dataset": dataset, "replayed": "true"}):
+                    n = len(results)
+                    tracking.log_metrics({
+                        "seeds": n, "budget_used_epochs": sum(r.budget_used for r in results) / n,
+                        "n_trials": sum(len(r.trials) for r in results) / n,
+                        "best_val_accuracy": sum(r.best_val for r in results) / n,
+                        "best_test_accuracy": sum(r.best_test for r in results) / n})
+        scores = pd.DataFrame(score_rows, columns=["search seed", "dataset", "method", "share", "val", "test"])
+        curves = pd.DataFrame(curve_rows, columns=CURVE_COLUMNS)
+        tracking.log_text(scores.to_csv(index=False), "replay/scores.csv")
+        tracking.log_text(curves.to_csv(index=False), "replay/curves.csv")
+        intervals = repetitions.intervals_table(scores)
+        claims = repetitions.claims_table(scores)
+        tracking.log_text(tables.markdown(intervals) + "\n", "replay/intervals.md")
+        tracking.log_text(tables.markdown(claims) + "\n", "replay/claims.md")
+        wall = time.perf_counter() - started
+        tracking.log_metrics({"wall_seconds": wall, "seeds_per_second": len(search_seeds) / wall})
+    print(f"replay took {wall:.1f} s: {len(search_seeds)} search seeds x {len(methods)} methods x {len(datasets)} "
+          f"datasets on table {table_file} ({workers} simulated workers)\n")
+    print(tables.markdown(intervals[intervals["budget share"] == 1.0]) + "\n")
+    print(tables.markdown(claims), flush=True)
+    return scores, curves
