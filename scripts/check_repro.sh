@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The DVC pipeline from a clean clone, on the profile of params.yaml (smoke): `dvc repro` runs
-# every stage; a second `dvc repro` runs none; changing one compare parameter reruns compare and
+# every stage (the recorded table and its replay included); a second `dvc repro` runs none; changing one compare parameter reruns compare and
 # report only; `dvc metrics show` prints a number for every method. Also: filling data/ leaves
 # data.dvc unchanged, and a changed raw file shows as modified. Uses the environment of
 # `make setup` (.venv); runs in a temporary folder and leaves nothing behind.
@@ -27,10 +27,12 @@ cp "$work/labels" data/digits/digits-labels-idx1-ubyte
 start=$(date +%s)
 dvc repro > "$work/first.log" 2>&1 || { tail -40 "$work/first.log"; fail "dvc repro"; }
 echo "check_repro: dvc repro ran: $(ran "$work/first.log")in $(( $(date +%s) - start )) s"
-[ "$(ran "$work/first.log")" = "compare importance prepare report subset " ] || fail "not every stage ran"
+[ "$(ran "$work/first.log")" = "compare importance prepare record replay report subset " ] || fail "not every stage ran"
 python - <<'PY' || fail "reports/metrics.json lacks a number for some method"
 import json, math
-metrics = json.load(open("reports/metrics.json"))["compare"]
+every = json.load(open("reports/metrics.json"))
+assert set(every["replay"]) == {"fashion", "digits"}, sorted(every["replay"])
+metrics = every["compare"]
 assert metrics, "no compare results"
 for dataset, methods in metrics.items():
     assert set(methods) == {"grid", "random", "tpe", "asha"}, (dataset, sorted(methods))

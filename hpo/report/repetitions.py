@@ -128,8 +128,8 @@ def ranks_by_share(frame: pd.DataFrame) -> pd.DataFrame:
 def mean_band(curves: pd.DataFrame, x: str, grid) -> tuple[np.ndarray, np.ndarray]:
     """One method's replayed anytime curves (hpo.studies.replay): at each point of `grid` on
     column `x`, the mean over the search seeds of the best validation accuracy so far (a step
-    after each job's end; seeds with no result yet left out) and the half-width of its 95 %
-    interval (normal approximation; 0 with one seed)."""
+    after each job's end; NaN until every seed has a result, so the mean never mixes a few early
+    seeds with all) and the half-width of its 95 % interval (normal approximation; 0 with one seed)."""
     runs = []
     for _, seed in curves.groupby("search seed", sort=False):
         at = np.searchsorted(seed[x].to_numpy(), grid, side="right") - 1
@@ -137,6 +137,6 @@ def mean_band(curves: pd.DataFrame, x: str, grid) -> tuple[np.ndarray, np.ndarra
     runs = np.array(runs)
     seen = np.isfinite(runs).sum(axis=0)
     filled = np.where(np.isfinite(runs), runs, 0.0)
-    mean = np.where(seen > 0, filled.sum(axis=0) / np.maximum(seen, 1), np.nan)
+    mean = np.where(seen == len(runs), filled.sum(axis=0) / np.maximum(seen, 1), np.nan)
     variance = ((filled - mean) ** 2 * np.isfinite(runs)).sum(axis=0) / np.maximum(seen - 1, 1)
     return mean, 1.96 * np.sqrt(variance / np.maximum(seen, 1))

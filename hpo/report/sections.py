@@ -223,7 +223,7 @@ def replayed(w: Writer, study: RunData, scores: pd.DataFrame, curves: pd.DataFra
     row = []
     for dataset, part in curves.groupby("dataset", sort=False):
         for x, label, name in (("epochs", "epochs charged", "epochs"),
-                               ("seconds", f"simulated seconds ({workers} workers)", "seconds")):
+                               ("seconds", f"simulated seconds, {workers} simulated worker(s)", "seconds")):
             row.append(w.figure(figures.band_figure(part, dataset, x, label), f"replay_{dataset}_{name}",
                                 f"{dataset}, replayed: mean best validation accuracy so far over the search seeds, "
                                 f"with its 95 % interval, against {label}"))
