@@ -53,12 +53,18 @@ def anytime_figure(frame: pd.DataFrame, dataset: str, budget: float | None = Non
     if budget and not math.isnan(budget):
         ax.axvline(budget, color="0.5", linestyle=":", linewidth=1, label=f"budget ({budget:g} epochs)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epochs charged")
-    ax.set_ylabel("best validation accuracy so far")
-    ax.set_title(f"{dataset}: best validation accuracy so far")
+    _label(ax, "epochs charged", "best validation accuracy so far", f"{dataset}: best validation accuracy so far")
+    return fig
+
+
+def _label(ax, x: str, y: str, title: str | None = None) -> None:
+    """Axis labels, title, a light grid and the legend to the right of the plot."""
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    if title:
+        ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
-    return fig
 
 
 def importance_figure(table: pd.DataFrame) -> Figure:
@@ -130,11 +136,8 @@ def band_figure(curves: pd.DataFrame, dataset: str, x: str, label: str) -> Figur
         mean, half = mean_band(part, x, grid)
         ax.plot(grid, mean, color=_color(method, i), linewidth=2, label=METHOD_LABELS.get(method, method))
         ax.fill_between(grid, mean - half, mean + half, color=_color(method, i), alpha=0.2, linewidth=0)
-    ax.set_xlabel(label)
-    ax.set_ylabel("best validation accuracy so far")
-    ax.set_title(f"{dataset}: replayed, mean over {curves['search seed'].nunique()} search seeds")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    _label(ax, label, "best validation accuracy so far",
+           f"{dataset}: replayed, mean over {curves['search seed'].nunique()} search seeds")
     return fig
 
 
@@ -146,8 +149,5 @@ def rank_figure(ranks: pd.DataFrame) -> Figure:
         ax.plot([100 * s for s in row.index], row.to_numpy(), marker="o", linewidth=2, color=_color(method, i),
                 label=METHOD_LABELS.get(method, method))
     ax.invert_yaxis()
-    ax.set_xlabel("share of the budget (%)")
-    ax.set_ylabel("mean rank (1: best)")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    _label(ax, "share of the budget (%)", "mean rank (1: best)")
     return fig

@@ -179,19 +179,26 @@ def repeated(w: Writer, studies: list[RunData], subsets: list[RunData]) -> str:
     frame = repetitions.scores(studies)
     seeds = ", ".join(str(repetitions.search_seed(s)) for s in studies)
     variants = repetitions.variant_scores(subsets) if len(subsets) > 1 else None
-    parts = [f"<h3>Repetitions: {len(studies)} search seeds ({escape(seeds)}) on the same data</h3>",
-             w.table(repetitions.intervals_table(frame), "repetitions",
-                     "Best validation accuracy (val) and the test accuracy of the configuration chosen (test) at "
-                     "25 %, 50 % and 100 % of the budget: mean over the search seeds and 95 % bootstrap interval"),
-             w.table(repetitions.ranks_table(frame), "ranks",
-                     "Mean rank of each method over (search seed, dataset) blocks, at the whole budget (1: best)"),
-             w.table(repetitions.pairs_table(frame), "pairs",
-                     "Every pair of methods at the whole budget: paired Wilcoxon signed-rank test over the blocks, "
-                     "Holm-corrected; P(first better): the share of blocks the first wins (ties half)"),
-             w.table(repetitions.claims_table(frame, variants), "claims",
-                     "The paper's claims on test accuracy, each a one-sided Wilcoxon test over the blocks (supported: "
-                     "p < 0.05)")]
-    return "\n".join(parts)
+    return "\n".join([f"<h3>Repetitions: {len(studies)} search seeds ({escape(seeds)}) on the same data</h3>",
+                      *statistics_tables(w, frame, "", ("repetitions", "ranks", "pairs", "claims"), variants)])
+
+
+def statistics_tables(w: Writer, frame: pd.DataFrame, prefix: str, names: tuple[str, str, str, str],
+                      variants: pd.DataFrame | None = None) -> list[str]:
+    """Intervals, ranks, paired tests and the paper's claims of repetitions.scores' `frame`,
+    as tables `names`, their captions starting with `prefix`."""
+    return [w.table(repetitions.intervals_table(frame), names[0],
+                    prefix + "Best validation accuracy (val) and the test accuracy of the configuration chosen (test) "
+                    "at 25 %, 50 % and 100 % of the budget: mean over the search seeds and 95 % bootstrap interval"),
+            w.table(repetitions.ranks_table(frame), names[1],
+                    prefix + "Mean rank of each method over (search seed, dataset) blocks, at the whole budget "
+                    "(1: best)"),
+            w.table(repetitions.pairs_table(frame), names[2],
+                    prefix + "Every pair of methods at the whole budget: paired Wilcoxon signed-rank test over the "
+                    "blocks, Holm-corrected; P(first better): the share of blocks the first wins (ties half)"),
+            w.table(repetitions.claims_table(frame, variants), names[3],
+                    prefix + "The paper's claims on test accuracy, each a one-sided Wilcoxon test over the blocks "
+                    "(supported: p < 0.05)")]
 
 
 REPLAY_PLOT = "replay_anytime.csv"  # a DVC plot: mean best validation accuracy per method against epochs
@@ -208,18 +215,8 @@ def replayed(w: Writer, study: RunData, scores: pd.DataFrame, curves: pd.DataFra
                  f"{study.tags.get('recorded_git_commit', '-')[:12]}); a proposed configuration takes the curve of "
                  f"the nearest recorded one, and {workers} simulated worker(s) ran jobs on a clock of the recorded "
                  "seconds. Replay run: " + escape(study.run_id) + "."),
-             w.table(repetitions.intervals_table(scores), "replay_intervals",
-                     "Replayed: best validation accuracy (val) and the test accuracy of the configuration chosen "
-                     "(test) at 25 %, 50 % and 100 % of the budget, mean over the search seeds and 95 % bootstrap "
-                     "interval"),
-             w.table(repetitions.ranks_table(scores), "replay_ranks",
-                     "Replayed: mean rank of each method over (search seed, dataset) blocks at the whole budget"),
-             w.table(repetitions.pairs_table(scores), "replay_pairs",
-                     "Replayed: every pair of methods, paired Wilcoxon signed-rank test over the blocks, "
-                     "Holm-corrected"),
-             w.table(repetitions.claims_table(scores), "replay_claims",
-                     "Replayed: the paper's claims on test accuracy, each a one-sided Wilcoxon test over the blocks "
-                     "(supported: p < 0.05)")]
+             *statistics_tables(w, scores, "Replayed: ",
+                                ("replay_intervals", "replay_ranks", "replay_pairs", "replay_claims"))]
     row = []
     for dataset, part in curves.groupby("dataset", sort=False):
         for x, label, name in (("epochs", "epochs charged", "epochs"),
