@@ -518,6 +518,19 @@ class TrialRun:
         return None
 
 
+def close_ended_run(run: TrialRun, stop: int) -> None:
+    """FINISHED for a trial run whose last job's end is recorded (`epochs` at its last epoch, read
+    back by recorded_job) but whose state is not: its process stopped between the two writes of
+    end_trial_run (killed, or the server went away), and a rerun marked it KILLED."""
+    if run.status in ("RUNNING", "KILLED") and run.ended and stop in run.ended and stop == max(run.val, default=0):
+        client = MlflowClient()
+        if "error" in run.tags:
+            client.delete_tag(run.run_id, "error")
+            del run.tags["error"]
+        client.set_terminated(run.run_id, "FINISHED")
+        run.status = "FINISHED"
+
+
 def trial_runs(experiment_id: str, parent_run_id: str, method: str) -> dict[int, TrialRun]:
     """The trial runs of `method` nested under `parent_run_id`, by trial id."""
     runs = _search([experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}' and tags.method = '{method}'")

@@ -45,6 +45,23 @@ def test_a_diverged_job_is_recorded_a_cut_short_one_is_not(client):
     assert killed.recorded_job(0, 25) is None
 
 
+def test_a_run_whose_last_job_ended_but_whose_state_was_lost_is_closed_finished(client):
+    """A process stopped between a job's closing metrics and the run's state: a rerun marked the
+    run KILLED; reading its last job back makes it FINISHED. A run with a later epoch stays."""
+    experiment = client.create_experiment("tracking-lost-state")
+    ended = [("val_accuracy", 1, 0.5), ("epochs", 1, 1)]
+    run = _trial(client, experiment, ended, "KILLED", {"error": "interrupted: the process running it ended"})
+    client.set_tag(run.run_id, "error", "interrupted: the process running it ended")
+    assert run.recorded_job(0, 1) is not None
+    tracking.close_ended_run(run, 1)
+    stored = client.get_run(run.run_id)
+    assert stored.info.status == run.status == "FINISHED" and "error" not in stored.data.tags
+    later = _trial(client, experiment, [*ended, ("val_accuracy", 2, 0.6)], "KILLED")
+    assert later.recorded_job(0, 1) is not None
+    tracking.close_ended_run(later, 1)  # epoch 2 of a job that never ended: not this run's end
+    assert client.get_run(later.run_id).info.status == later.status == "KILLED"
+
+
 def test_the_same_configuration_despite_string_round_trips():
     run = tracking.TrialRun("x", {"learning_rate": "0.001", "optimizer": "adam", "fine_tuned_layers": "9"}, {},
                            "FINISHED")

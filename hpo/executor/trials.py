@@ -48,6 +48,7 @@ class MethodTrials:
                                 f"({run.params}): the store cannot be replayed; rerun with --restart")
             outcome = run.recorded_job(job.start, job.stop)
             if outcome is not None:
+                tracking.close_ended_run(run, job.stop)
                 return outcome
             tracking.reopen_trial_run(run, tags)
             run_id = run.run_id

@@ -37,6 +37,8 @@ class Store:
                     "MLFLOW_TRACKING_URI": self.uri, "HPO_CHECKPOINT_DIR": str(root / "checkpoints"),
                     "PYTHONUNBUFFERED": "1"}
         self.logs: list[Path] = []
+        # The schema now: polling a store that a starting study is creating races its migration
+        MlflowClient(self.uri).search_experiments()
 
     def start(self, *args: str) -> subprocess.Popen:
         log = self.root / f"run-{len(self.logs)}.log"
