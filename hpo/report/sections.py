@@ -180,7 +180,14 @@ def repeated(w: Writer, studies: list[RunData], subsets: list[RunData]) -> str:
     seeds = ", ".join(str(repetitions.search_seed(s)) for s in studies)
     variants = repetitions.variant_scores(subsets) if len(subsets) > 1 else None
     return "\n".join([f"<h3>Repetitions: {len(studies)} search seeds ({escape(seeds)}) on the same data</h3>",
-                      *statistics_tables(w, frame, "", ("repetitions", "ranks", "pairs", "claims"), variants)])
+                      *statistics_tables(w, frame, "", ("repetitions", "ranks", "pairs", "claims"), variants),
+                      _rank_plot(w, frame, "ranks", "")])
+
+
+def _rank_plot(w: Writer, frame: pd.DataFrame, name: str, prefix: str) -> str:
+    return w.figure(figures.rank_figure(repetitions.ranks_by_share(frame)), name,
+                    prefix + "Mean rank (validation accuracy) of each method at 25 %, 50 % and 100 % of the budget, "
+                    "over (search seed, dataset) blocks")
 
 
 def statistics_tables(w: Writer, frame: pd.DataFrame, prefix: str, names: tuple[str, str, str, str],
@@ -225,9 +232,7 @@ def replayed(w: Writer, study: RunData, scores: pd.DataFrame, curves: pd.DataFra
                                 f"{dataset}, replayed: mean best validation accuracy so far over the search seeds, "
                                 f"with its 95 % interval, against {label}"))
     parts.append(page.row_html(row))
-    parts.append(w.figure(figures.rank_figure(repetitions.ranks_by_share(scores)), "replay_ranks",
-                          "Replayed: mean rank (validation accuracy) of each method at 25 %, 50 % and 100 % of the "
-                          "budget, over (search seed, dataset) blocks"))
+    parts.append(_rank_plot(w, scores, "replay_ranks", "Replayed: "))
     budget = int(tables.number(study.tags.get("budget_epochs")))
     epochs = np.arange(budget + 1)
     plot = pd.DataFrame([{"dataset": d, "method": m, "epochs charged": e, "mean best val_accuracy": round(v, 6)}
