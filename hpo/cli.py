@@ -98,10 +98,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="seed of splits, initial weights and data order")
 
 
-def _study(parser: argparse.ArgumentParser) -> None:
-    """What every study stage takes besides profile and seed."""
+def _record(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--record", default="",
                         help="also write the study run's id, profile and seed to this JSON file (a DVC output)")
+
+
+def _study(parser: argparse.ArgumentParser) -> None:
+    """What every study stage takes besides profile and seed."""
+    _record(parser)
     parser.add_argument("--restart", nargs="?", const=True, default=False, type=_yes_no,
                         help="a new study run that trains everything, instead of continuing the recorded one "
                              "(MLproject passes yes or no)")
@@ -220,8 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="epochs per method, or profile (the default: the profile's budget.epochs)")
     replay.add_argument("--workers", type=_ranged(1, 4096), default=1,
                         help="simulated workers: jobs run at once on the simulated clock (default: 1)")
-    replay.add_argument("--record", default="",
-                        help="also write the study run's id, profile and seed to this JSON file (a DVC output)")
+    _record(replay)
     _repeated(replay)
 
     report = stages.add_parser("report", help="tables, figures and a page of the studies, from the tracking server")

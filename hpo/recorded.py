@@ -79,10 +79,13 @@ class Table:
 
 
 def save(table: Table, path: Path) -> None:
+    """Write the table (whole or not at all) and set its checksum to the file's."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(table.to_json())
+    data = table.to_json().encode()
+    partial.write_bytes(data)
     partial.rename(path)
+    table.checksum = hashlib.sha256(data).hexdigest()
 
 
 def load(path: str | Path) -> Table:

@@ -140,3 +140,16 @@ def mean_band(curves: pd.DataFrame, x: str, grid) -> tuple[np.ndarray, np.ndarra
     mean = np.where(seen == len(runs), filled.sum(axis=0) / np.maximum(seen, 1), np.nan)
     variance = ((filled - mean) ** 2 * np.isfinite(runs)).sum(axis=0) / np.maximum(seen - 1, 1)
     return mean, 1.96 * np.sqrt(variance / np.maximum(seen, 1))
+
+
+def headline_metrics(scores: pd.DataFrame) -> dict:
+    """metrics.json's part of a replayed study: per dataset and method the means over the search
+    seeds at the whole budget, and the verdict on each of the paper's claims."""
+    whole = scores[scores["share"] == 1.0]
+    return {"replay": {dataset: {method: {"mean_best_val_accuracy": round(float(g["val"].mean()), 6),
+                                          "mean_best_test_accuracy": round(float(g["test"].mean()), 6),
+                                          "search_seeds": int(g["search seed"].nunique())}
+                                 for method, g in part.groupby("method", sort=False)}
+                       for dataset, part in whole.groupby("dataset", sort=False)},
+            "replay_claims": {row.claim: {"p": float(row.p), "verdict": row.verdict}
+                              for row in claims_table(scores).itertuples(index=False)}}

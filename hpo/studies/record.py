@@ -74,7 +74,6 @@ def run_record(profile, seed: int, datasets: list[str] | None = None, out: str |
         tracking.log_artifact(out)
         wall = time.perf_counter() - started
         tracking.log_metrics({"wall_seconds": wall})
-    table = recorded.load(out)
     trained = sum(p.trained for ps in table.datasets.values() for p in ps)
     print(f"\nrecord took {wall:.0f} s for {trained} epochs ({wall / max(trained, 1):.2f} s per epoch); "
           f"table {out} (sha256 {table.checksum[:12]})", flush=True)

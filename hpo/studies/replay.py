@@ -49,11 +49,11 @@ def check_table(table: recorded.Table, profile, datasets: list[str]) -> None:
         table.points(dataset)
 
 
-def replay_search(profile, method: str, points: list[recorded.Point], space: dict, search_seed: int,
-                  budget: int, workers: int) -> tuple[SearchResult, list[float]]:
-    """One method's search on the table; the simulated end time of each of its jobs."""
+def replay_search(profile, method: str, nearest: recorded.Nearest, search_seed: int, budget: int,
+                  workers: int) -> tuple[SearchResult, list[float]]:
+    """One method's search on a dataset's design points; the simulated end time of each of its jobs."""
     policy = METHODS[method](profile, search_seed, constants(config_space(profile.space.applied)))
-    driver = ReplayDriver(recorded.Nearest(points, space), workers)
+    driver = ReplayDriver(nearest, workers)
     return run_search(policy, Budget(budget), driver, progress=None), driver.ended_at
 
 
@@ -112,12 +112,11 @@ def run_replay(profile, seed: int, search_seeds: list[int], table_file: str | Pa
     run_name = f"replay {profile.name} seed {recorded_seed} ({len(search_seeds)} search seeds, {workers} workers)"
     with tracking.study_run("replay", run_name, tags, key, restart=True):
         for dataset in datasets:
-            points = table.points(dataset)
+            nearest = recorded.Nearest(table.points(dataset), table.space)
             for method in methods:
                 results = []
                 for search_seed in search_seeds:
-                    result, ended_at = replay_search(profile, method, points, table.space, search_seed, budget,
-                                                     workers)
+                    result, ended_at = replay_search(profile, method, nearest, search_seed, budget, workers)
                     curve = anytime(result, ended_at)
                     results.append(result)
                     for share, (val, test) in shares(curve, budget).items():

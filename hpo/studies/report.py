@@ -50,17 +50,7 @@ def metrics_json(found: dict[str, Found], replay: tuple | None) -> dict:
     """The headline numbers; with a replayed study, its means over the search seeds and the
     verdicts on the paper's claims too."""
     metrics = tables.headline_metrics(found["compare"].run, found["subset"].run)
-    if replay is not None:
-        scores = replay[0]
-        whole = scores[scores["share"] == 1.0]
-        metrics["replay"] = {dataset: {method: {"mean_best_val_accuracy": round(float(g["val"].mean()), 6),
-                                                "mean_best_test_accuracy": round(float(g["test"].mean()), 6),
-                                                "search_seeds": int(g["search seed"].nunique())}
-                                       for method, g in part.groupby("method", sort=False)}
-                             for dataset, part in whole.groupby("dataset", sort=False)}
-        metrics["replay_claims"] = {row.claim: {"p": float(row.p), "verdict": row.verdict}
-                                    for row in repetitions.claims_table(scores).itertuples(index=False)}
-    return metrics
+    return metrics if replay is None else metrics | repetitions.headline_metrics(replay[0])
 
 
 def run_report(profile: str, seed: int | None = None, study_ids: list[str] | None = None,

@@ -3,7 +3,6 @@ every epoch through a callback, optionally save a checkpoint to resume from (ASH
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import time
@@ -94,10 +93,9 @@ class _EpochReporter(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
+        seconds = time.perf_counter() - self.started
         m = EpochMetrics(epoch + 1, float(logs["loss"]), float(logs["accuracy"]), float(logs["val_loss"]),
-                         float(logs["val_accuracy"]), time.perf_counter() - self.started)
-        if self.score_test is not None:
-            m = dataclasses.replace(m, test_accuracy=self.score_test())
+                         float(logs["val_accuracy"]), seconds, self.score_test() if self.score_test else None)
         self.result.history.append(m)
         self.result.epochs_done = m.epoch
         if self.on_epoch:
