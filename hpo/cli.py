@@ -111,6 +111,16 @@ def _study(parser: argparse.ArgumentParser) -> None:
                              "(MLproject passes yes or no)")
 
 
+def _workers(parser: argparse.ArgumentParser) -> None:
+    """Where a stage that trains runs its jobs (hpo.executor.cluster)."""
+    parser.add_argument("--workers", type=_ranged(1, 4096), default=1,
+                        help="jobs trained at once, each in its own process of a local Dask cluster "
+                             "(default: 1, in this process)")
+    parser.add_argument("--scheduler", default="",
+                        help="the address of a running Dask scheduler (tcp://HOST:8786) whose workers train "
+                             "the jobs, instead of a local cluster")
+
+
 def _repeated(parser: argparse.ArgumentParser) -> None:
     """Repetitions of a search on the same prepared data (compare, subset)."""
     parser.add_argument("--search-seeds", type=_seeds, default=None,
@@ -187,11 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
     importance = stages.add_parser("importance", help="Study I: random trainings over the initial space, then fANOVA")
     _common(importance)
     _study(importance)
+    _workers(importance)
     importance.add_argument("--datasets", default="all", help="comma-separated target datasets (default: all)")
 
     compare = stages.add_parser("compare", help="Study II: grid, random, TPE and ASHA under one epoch budget")
     _common(compare)
     _study(compare)
+    _workers(compare)
     compare.add_argument("--datasets", default="all", help="comma-separated target datasets (default: all)")
     compare.add_argument("--methods", default="all", help="comma-separated: grid,random,tpe,asha (default: all)")
     compare.add_argument("--budget", type=_budget, default=None,
@@ -201,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     subset = stages.add_parser("subset", help="Study III: ASHA on balanced / imbalanced / weighted / augmented subsets")
     _common(subset)
     _study(subset)
+    _workers(subset)
     subset.add_argument("--variants", default="all",
                         help="comma-separated: balanced, imbalanced, imbalanced_weighted, imbalanced_augmented, "
                              "imbalanced_weighted_augmented, whole (default: all)")
@@ -210,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "configurations) and export its learning curves as a table for replay")
     _common(record)
     _study(record)
+    _workers(record)
     record.add_argument("--datasets", default="all", help="comma-separated target datasets (default: all)")
     record.add_argument("--out", default="", help="the table file (default: recorded/PROFILE-seedSEED.json)")
 
@@ -295,6 +309,15 @@ def run(args: argparse.Namespace) -> None:
     profile = load_profile(args.profile)
     tracking.check_store()  # before any work that a store which cannot record it would waste
     _import_backend_quietly()
+    if hasattr(args, "scheduler"):
+        from hpo.executor import cluster
+        with cluster.workers(args.workers, args.scheduler.strip()):
+            _run_stage(args, profile)
+    else:
+        _run_stage(args, profile)
+
+
+def _run_stage(args: argparse.Namespace, profile) -> None:
     if args.stage == "prepare":
         from hpo.studies.prepare import run_prepare
         run_prepare(profile, args.seed, force=args.force)

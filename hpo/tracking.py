@@ -265,6 +265,7 @@ def _clear_error(client: MlflowClient, run_id: str) -> None:
 # The process that has a run open, as host:pid:start time (the start time tells a pid the system
 # gave to a new process from the one that opened the run).
 PROCESS_TAG = "process"
+WORKER_TAG = "worker"  # on a trial run: the process that trains its job (a Dask worker, or the stage itself)
 ABANDONED = "interrupted: the process running it ended without closing it"
 
 
@@ -474,10 +475,11 @@ def log_epoch_to(client: MlflowClient, run_id: str, metrics: dict[str, float], e
 
 
 def end_trial_run(client: MlflowClient, run_id: str, status: str, metrics: dict[str, float] | None = None,
-                  step: int = 0, error: str | None = None) -> None:
-    """A job's end: its closing metrics (step = the epoch it stopped at), then `status` as the
-    run's state (the one record of a trial's state); a failure's reason as tag `error`."""
-    log_epoch_to(client, run_id, metrics or {}, step, {"error": one_line(error, 4000)} if error is not None else {})
+                  step: int = 0, error: str | None = None, tags: dict[str, str] | None = None) -> None:
+    """A job's end: its closing metrics (step = the epoch it stopped at) and `tags`, then `status`
+    as the run's state (the one record of a trial's state); a failure's reason as tag `error`."""
+    log_epoch_to(client, run_id, metrics or {}, step,
+                 (tags or {}) | ({"error": one_line(error, 4000)} if error is not None else {}))
     client.set_terminated(run_id, status)
 
 

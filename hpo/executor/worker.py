@@ -107,18 +107,20 @@ def train_job(spec: TrialSpec) -> Outcome:
     A failure of the trial is an Outcome with that error; an interrupt ends the run KILLED."""
     client = tracking.client(spec.tracking_uri)
     trained = []
+    # Which process trained the job, said with its first write (no call of its own)
+    worker = {tracking.WORKER_TAG: tracking.this_process()}
 
     def report(m) -> None:
         trained.append(m)
         if m.epoch < spec.stop:  # the last epoch is logged with the job's end, in the same call
             with timing.phase("tracking"):
-                tracking.log_epoch_to(client, spec.run_id, m.metrics(), m.epoch)
+                tracking.log_epoch_to(client, spec.run_id, m.metrics(), m.epoch, worker if len(trained) == 1 else None)
 
     def end(status: str, closing: dict | None = None, error: str | None = None) -> None:
         held = trained[-1].metrics() if trained and trained[-1].epoch == spec.stop else {}
         with timing.phase("tracking"):
             tracking.end_trial_run(client, spec.run_id, status, {**held, **(closing or {})}, step=spec.stop,
-                                   error=error)
+                                   error=error, tags=worker if len(trained) <= 1 else None)
 
     try:
         with timing.phase("data"):

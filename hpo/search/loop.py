@@ -38,6 +38,12 @@ class SearchResult:
     budget_used: int
     jobs: list[tuple[Job, Outcome]] = field(default_factory=list)  # in the order the method was told
     wall_seconds: float = 0.0
+    slots: int = 1  # jobs the driver ran at once
+
+    @property
+    def worker_seconds(self) -> float:
+        """What the workers had: wall time times their number (training fills it at best)."""
+        return self.wall_seconds * self.slots
 
     @property
     def trials(self) -> list[int]:
@@ -114,7 +120,7 @@ def run_search(method: Method, budget: Budget, driver: Driver, label: str = "",
             result.jobs.append((job, outcome))
             if progress:
                 progress(_line(label, job, outcome, budget, result, time.perf_counter() - submitted_at.pop(job.trial)))
-    result.budget_used, result.wall_seconds = budget.spent, time.perf_counter() - started
+    result.budget_used, result.wall_seconds, result.slots = budget.spent, time.perf_counter() - started, driver.slots
     return result
 
 

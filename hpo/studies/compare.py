@@ -35,12 +35,17 @@ class MethodResult:
     wall_seconds: float = 0.0
     train_seconds: float = 0.0
     best_run_name: str = ""  # the run of the best trial
+    workers: int = 1
+
+    @property
+    def worker_seconds(self) -> float:
+        return self.wall_seconds * self.workers
 
 
 def method_result(result: SearchResult, dataset: str) -> MethodResult:
     return MethodResult(result.method, dataset, result.budget_used, len(result.trials), result.n_failed,
                         result.best_val, result.best_test, result.best_config, result.wall_seconds,
-                        result.train_seconds, mlflow_ui.best_trial_run_name(result))
+                        result.train_seconds, mlflow_ui.best_trial_run_name(result), result.slots)
 
 
 def log_method_metrics(r: MethodResult, recorded: int) -> None:
@@ -58,10 +63,10 @@ def table(results: list[MethodResult]) -> pd.DataFrame:
 
 
 def _method_overheads(results: list[MethodResult]) -> str:
-    """Each method's share of its own searches spent outside Keras' training epochs."""
+    """Each method's share of its workers' time in its searches spent outside Keras' training epochs."""
     shares = []
     for method in dict.fromkeys(r.method for r in results):
-        wall = sum(r.wall_seconds for r in results if r.method == method)
+        wall = sum(r.worker_seconds for r in results if r.method == method)
         train = sum(r.train_seconds for r in results if r.method == method)
         shares.append(f"{method} {1 - train / wall:.0%}" if wall > 0 else f"{method} -")
     return ", ".join(shares)
@@ -124,10 +129,12 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
         tracking.log_text(tables.csv_text(frame), "table6.csv")
         tracking.set_description(_description(profile, repetition, budget, datasets, methods, markdown, results, tags))
         wall = time.perf_counter() - started
-        overhead = 1 - sum(r.train_seconds for r in results) / wall
+        workers = max((r.workers for r in results), default=1)
+        overhead = 1 - sum(r.train_seconds for r in results) / (wall * workers)
         tracking.log_metrics({"wall_seconds": wall, "overhead_fraction": overhead})
     remove_checkpoints(study.info.run_id)
-    print(f"\ncompare took {wall:.0f} s; {overhead:.0%} of it outside Keras' training epochs "
+    of = "it" if workers == 1 else f"its {workers} workers' time"
+    print(f"\ncompare took {wall:.0f} s; {overhead:.0%} of {of} outside Keras' training epochs "
           f"(suggesting, model building, evaluation, logging, reading back; {_method_overheads(results)})")
     print(f"\n{TABLE6_CAPTION}\n")
     print(markdown, flush=True)

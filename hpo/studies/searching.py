@@ -1,6 +1,6 @@
 """One method's search inside a study: the checks before it starts, its trial runs under the
-active (method or variant) run, the in-process driver, the loop. Shared by compare, subset and
-importance."""
+active (method or variant) run, the driver of the stage's workers (hpo.executor.cluster), the
+loop. Shared by compare, subset, importance and record."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from hpo import tracking
 from hpo.budget import Budget
 from hpo.errors import UserError
-from hpo.executor.drivers import InProcessDriver
+from hpo.executor import cluster
 from hpo.executor.trials import MethodTrials
 from hpo.executor.worker import TrialSpec
 from hpo.search import METHODS
@@ -97,4 +97,22 @@ def search(method: Method, budget: int, profile, seed: int, dataset: str, tags: 
                    test_every_epoch=test_every_epoch)
     trials = MethodTrials(tracking.active_run_id(), method.name, {**tags, "dataset": dataset}, spec,
                           seed if search_seed is None else search_seed, checkpoints, score_test=score_test)
-    return run_search(method, Budget(budget), InProcessDriver(trials.launch), label)
+    driver = cluster.driver(trials.launch)
+    tracking.set_tags({"workers": str(driver.slots)})
+    try:
+        result = run_search(method, Budget(budget), driver, label)
+    except BaseException:
+        if hasattr(driver, "cancel"):  # jobs still running on other workers
+            driver.cancel()
+        raise
+    # With several workers, ASHA's and TPE's decisions follow the order results arrived in
+    tracking.log_text(told_order(result), "told_order.csv")
+    return result
+
+
+def told_order(result: SearchResult) -> str:
+    """The jobs in the order their results were told to the method, one line each."""
+    lines = ["trial,start,stop,rung,val_accuracy"]
+    lines += [f"{job.trial},{job.start},{job.stop},{'' if job.rung is None else job.rung},{outcome.score}"
+              for job, outcome in result.jobs]
+    return "\n".join(lines) + "\n"

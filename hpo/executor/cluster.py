@@ -1,0 +1,154 @@
+"""Jobs on many workers: a Dask cluster, `LocalCluster` on this machine or a running scheduler.
+
+`workers(count, scheduler)` opens the cluster a stage's searches share (one per stage, so each
+worker process keeps its data, model pool and feature cache from one search to the next) and
+`driver(launch)` answers the driver for one search: the in-process one for one worker without a
+scheduler (today's sequential loop, bit for bit), else a `DaskDriver`.
+
+A worker process runs one job at a time (one thread): the model pool lends one model's layers to
+another optimizer's model, which is only safe while one job trains at a time, and TensorFlow
+already spreads one training over the cores it may use. A GPU machine runs one worker per GPU
+(dask-cuda's LocalCUDACluster, or `dask worker --nthreads 1` with CUDA_VISIBLE_DEVICES set),
+so one trial trains per GPU.
+
+Workers read the prepared data by path (HPO_PREPARED_DIR, and the checkpoints under
+HPO_CHECKPOINT_DIR, on a filesystem every worker reaches) and log to the tracking store by
+run id: only the job's plain TrialSpec travels to them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from hpo import tracking
+from hpo.errors import UserError, one_line
+from hpo.jobs import Job, Outcome
+
+WORKER_WAIT_S = 120  # how long a scheduler may take to have its first worker
+
+
+@dataclass(frozen=True)
+class Workers:
+    count: int = 1  # LocalCluster worker processes (ignored with a scheduler)
+    scheduler: str | None = None  # a running Dask scheduler's address
+
+    @property
+    def in_process(self) -> bool:
+        return self.count == 1 and not self.scheduler
+
+
+_client = None  # the stage's Dask client while `workers(...)` is open with more than one worker
+
+
+@contextmanager
+def workers(count: int = 1, scheduler: str | None = None) -> Iterator[Workers]:
+    """The workers every search of the block runs on; a LocalCluster starts and stops with it."""
+    global _client
+    chosen = Workers(count, scheduler or None)
+    if chosen.in_process:
+        yield chosen
+        return
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    try:
+        if chosen.scheduler:
+            client = Client(chosen.scheduler, timeout=30)
+        else:
+            # Worker processes inherit this environment (store, prepared folder, checkpoints)
+            cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+            client = Client(cluster)
+    except OSError as e:
+        where = f"the Dask scheduler at {chosen.scheduler}" if chosen.scheduler else f"{count} local Dask workers"
+        raise UserError(f"cannot reach {where} ({one_line(e, 200)}): check the address, or leave "
+                        "--scheduler out for a local cluster") from None
+    outer, _client = _client, client
+    try:
+        yield chosen
+    finally:
+        _client = outer
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def driver(launch: Callable[[Job, float], object]):
+    """The driver of one search on the open workers (see `workers`)."""
+    if _client is None:
+        from hpo.executor.drivers import InProcessDriver
+        return InProcessDriver(launch)
+    return DaskDriver(_client, launch)
+
+
+class DaskDriver:
+    """Jobs as Dask tasks: `submit` creates or reopens the trial's run here and hands the worker
+    its spec; `results` waits for the first tasks to end. A task whose worker dies is run again
+    by Dask on another worker (the job restarts from its start, a promoted ASHA trial from its
+    checkpoint), and the loop charged it once, when it was submitted. A task that fails outside
+    the training (a worker that cannot import the suite, or dies too often) fails its job: its
+    run ends FAILED with the reason."""
+
+    def __init__(self, client, launch: Callable[[Job, float], object]):
+        from distributed import wait
+
+        self.client, self.launch, self._wait = client, launch, wait
+        try:
+            client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+        except TimeoutError:
+            raise UserError(f"the Dask cluster has no worker after {WORKER_WAIT_S} s: start workers "
+                            "(`dask worker ADDRESS --nthreads 1`)") from None
+        self.slots = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
+        self._running: dict = {}  # future -> (job, spec)
+        self._recorded: list[tuple[Job, Outcome]] = []  # read back from the store, not run
+
+    def submit(self, job: Job, test_above: float) -> None:
+        from hpo.executor.worker import train_job
+
+        launched = self.launch(job, test_above)
+        if isinstance(launched, Outcome):
+            self._recorded.append((job, launched))
+            return
+        future = self.client.submit(train_job, launched, pure=False,
+                                    key=f"train-{launched.run_id}-{job.start}-{job.stop}-{os.urandom(4).hex()}")
+        self._running[future] = (job, launched)
+
+    def results(self) -> list[tuple[Job, Outcome]]:
+        if self._recorded:
+            ended, self._recorded = self._recorded, []
+            return ended
+        done, _ = self._wait(list(self._running), return_when="FIRST_COMPLETED")
+        return [self._outcome(future, *self._running.pop(future)) for future in done]
+
+    def _outcome(self, future, job: Job, spec) -> tuple[Job, Outcome]:
+        try:
+            return job, future.result()
+        except UserError:  # the tracking store is gone: the study stops, as in one process
+            raise
+        except Exception as e:
+            error = f"the worker could not run the job: {type(e).__name__}: {one_line(str(e), 500)}"
+            trained = _logged_epochs(spec.run_id, job.start, job.stop)
+            client = tracking.client(spec.tracking_uri)
+            tracking.end_trial_run(client, spec.run_id, "FAILED", error=error)
+            return job, Outcome(math.nan, math.nan, trained, error=error)
+
+    def cancel(self) -> None:
+        """Stop what is in flight (the study stops): its runs end KILLED, to be trained again by a rerun."""
+        for future, (_, spec) in list(self._running.items()):
+            future.cancel()
+            try:
+                tracking.end_trial_run(tracking.client(spec.tracking_uri), spec.run_id, "KILLED", error="interrupted")
+            except Exception:  # a store that is gone: the rerun ends the run (tracking.end_abandoned_runs)
+                pass
+        self._running.clear()
+
+
+def _logged_epochs(run_id: str, start: int, stop: int) -> int:
+    """Epochs of start -> stop the job's workers logged before it failed: they were trained."""
+    steps = {m.step for m in tracking.client().get_metric_history(run_id, "val_accuracy")}
+    return sum(start < step <= stop for step in steps)
