@@ -6,7 +6,7 @@ PROFILE ?= embedded
 SEED ?= 0
 MLFLOW_RUN := mlflow run . --env-manager local
 
-.PHONY: setup setup-tests data run test test-fast repro-check bench ui clean
+.PHONY: setup setup-tests data run test test-fast repro-check bench ui server server-stop clean
 
 setup:
 	@bash scripts/setup.sh
@@ -51,6 +51,14 @@ bench: setup
 UI_PORT ?= 5000
 ui: setup
 	python -m hpo ui --host 127.0.0.1 --port $(UI_PORT)
+
+# A tracking server for many workers: PostgreSQL and `mlflow server` in .server/ (scripts/server.sh, README).
+server: setup
+	@bash scripts/server.sh start
+
+# Stops what `make server` started; its store stays in .server/ for the next `make server`.
+server-stop:
+	@bash scripts/server.sh stop
 
 clean:
 	rm -rf prepared mlruns mlartifacts mlflow.db .pytest_cache

@@ -116,9 +116,9 @@ def _workers(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=_ranged(1, 4096), default=1,
                         help="jobs trained at once, each in its own process of a local Dask cluster "
                              "(default: 1, in this process)")
-    parser.add_argument("--scheduler", default="",
-                        help="the address of a running Dask scheduler (tcp://HOST:8786) whose workers train "
-                             "the jobs, instead of a local cluster")
+    parser.add_argument("--scheduler", default="local",
+                        help="local (default: a local cluster of --workers processes), or the address of a running "
+                             "Dask scheduler (tcp://HOST:8786) whose workers train the jobs")
 
 
 def _repeated(parser: argparse.ArgumentParser) -> None:
@@ -311,7 +311,8 @@ def run(args: argparse.Namespace) -> None:
     _import_backend_quietly()
     if hasattr(args, "scheduler"):
         from hpo.executor import cluster
-        with cluster.workers(args.workers, args.scheduler.strip()):
+        scheduler = args.scheduler.strip()
+        with cluster.workers(args.workers, None if scheduler in ("", "local") else scheduler):
             _run_stage(args, profile)
     else:
         _run_stage(args, profile)

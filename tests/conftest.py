@@ -1,12 +1,16 @@
 """Shared fixtures: an isolated tracking store and prepared-data folder for the whole session,
-the smoke profile prepared once (real data, real pretraining, one epoch), and one smoke compare
-logged to a real `mlflow server` for the tests that read a server (report, MLflow UI)."""
+the smoke profile prepared once (real data, real pretraining, one epoch), one smoke compare
+logged to a real `mlflow server` for the tests that read a server (report, MLflow UI), and the
+PostgreSQL-backed server of `scripts/server.sh`, started once for the tests that share it."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -65,3 +69,30 @@ def served_compare(smoke_prepared, tmp_path_factory):
                               timeout=900)
         assert done.returncode == 0, done.stderr[-3000:]
         yield url, root
+
+
+@pytest.fixture(scope="session")
+def tracking_server_script():
+    """`scripts/server.sh start` on free ports in a temporary folder: a `ServerScript` (tests/server_script.py);
+    stopped at the end of the session, and an error if anything of it still runs then."""
+    from tests.server_script import ServerScript
+
+    # Not under pytest's temporary folder: run as root, the script runs PostgreSQL as the postgres
+    # user, which cannot enter that folder (it is private to the user running pytest).
+    root = Path(tempfile.mkdtemp(prefix="hpo-server-"))
+    root.chmod(0o711)
+    server = ServerScript(root / "server")
+    try:
+        server.start()
+        yield server
+    finally:
+        try:
+            server.stop()
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def tracking_server(tracking_server_script) -> str:
+    """The tracking URI of the session's PostgreSQL-backed `mlflow server` (scripts/server.sh)."""
+    return tracking_server_script.uri

@@ -138,3 +138,35 @@ def test_a_deleted_experiment_or_a_run_id_of_no_run_is_one_line(client, monkeypa
     with pytest.raises(tracking.UserError, match=r"^cannot open the tracking-bogus run in .* \(Run .*not found"):
         with tracking.stage_run("tracking-bogus", "never", {}):
             pass
+
+
+WRITER = """
+import sys, time
+from mlflow import MlflowClient
+from mlflow.entities import Metric
+uri, run_id, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+client = MlflowClient(uri)
+for epoch in range(1, epochs + 1):
+    client.log_batch(run_id, metrics=[Metric(k, epoch / 1000, int(time.time() * 1000), epoch)
+                                      for k in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")])
+"""
+
+
+@pytest.mark.slow
+def test_several_processes_writing_one_sqlite_store_lose_nothing(tmp_path):
+    """Dask workers on one machine log epochs to one sqlite file at once: each write waits for the
+    file's lock (sqlite's busy timeout) instead of failing with "database is locked"."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("writers")
+    runs = [client.create_run(experiment).info.run_id for _ in range(6)]
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, uri, run_id, "150"], stderr=subprocess.PIPE, text=True)
+               for run_id in runs]
+    for writer in writers:
+        assert writer.wait(timeout=600) == 0, writer.stderr.read()[-2000:]
+    for run_id in runs:
+        for key in ("train_loss", "val_accuracy"):
+            assert [m.step for m in sorted(client.get_metric_history(run_id, key), key=lambda m: m.step)] == list(
+                range(1, 151))

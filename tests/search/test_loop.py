@@ -171,3 +171,22 @@ def test_done_with_jobs_in_flight_still_collects_them():
     method = TwoThenDone()
     run_search(method, Budget(10), SimulatedDriver(simulated(0), slots=4), progress=None)
     assert sorted(method.told) == [0, 1]
+
+
+@pytest.mark.parametrize("slots", [2, 8])
+def test_tpe_proposes_distinct_configurations_while_jobs_run(slots):
+    """hyperopt's TPE counts a pending trial as a loss of +inf (a bad point), so it does not
+    propose a running configuration again; the jobs in flight are told one by one."""
+    method = Watched(METHODS["tpe"](PROFILE, 7, FIXED))
+    pending_at_handout = []
+
+    class Watching(SimulatedDriver):
+        def submit(self, job, test_above=-math.inf):
+            pending_at_handout.append([j.config for _, _, j in self._running])
+            super().submit(job, test_above)
+
+    run_search(method, Budget(PROFILE.budget.epochs), Watching(simulated(slots), slots, durations(slots)),
+               progress=None)
+    configs = [tuple(sorted(job.config.items())) for job in method.handed]
+    assert len(configs) == PROFILE.budget.configurations and len(set(configs)) == len(configs)
+    assert max(len(p) for p in pending_at_handout) == slots - 1  # proposed with slots - 1 others running
