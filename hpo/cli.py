@@ -312,6 +312,8 @@ def run(args: argparse.Namespace) -> None:
     if hasattr(args, "scheduler"):
         from hpo.executor import cluster
         scheduler = args.scheduler.strip()
+        if args.workers != 1 and scheduler not in ("", "local"):
+            raise UserError("give --workers N (a local cluster) or --scheduler ADDRESS (its workers), not both")
         with cluster.workers(args.workers, None if scheduler in ("", "local") else scheduler):
             _run_stage(args, profile)
     else:

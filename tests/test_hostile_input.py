@@ -151,6 +151,8 @@ BAD_OPTIONS = {
     "--port": ["0", "70000", "x"],
     "--init": ["warm"],
     "--study": [",", "x,,y"],
+    "--workers": ["0", "x", "5000"],
+    "--scheduler": ["nonsense"],
     "--bogus": ["1"],
 }
 STAGES = ("prepare", "train", "importance", "compare", "subset", "report", "ui")

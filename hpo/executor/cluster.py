@@ -64,7 +64,7 @@ def workers(count: int = 1, scheduler: str | None = None) -> Iterator[Workers]:
             cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=logging.ERROR)
             client = Client(cluster)
-    except OSError as e:
+    except (OSError, ValueError) as e:  # unreachable, or not an address
         where = f"the Dask scheduler at {chosen.scheduler}" if chosen.scheduler else f"{count} local Dask workers"
         raise UserError(f"cannot reach {where} ({one_line(e, 200)}): check the address, or leave "
                         "--scheduler out for a local cluster") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections import OrderedDict
 from pathlib import Path
 
@@ -86,7 +87,8 @@ class FeatureCache:
         if on_disk and size <= self.disk_bytes:
             self.misses += 1
             self.disk_dir.mkdir(parents=True, exist_ok=True)
-            partial = [p.with_suffix(".partial.npy") for p in on_disk]
+            # One partial file per process: workers sharing the folder may fill the same key at once
+            partial = [p.with_suffix(f".partial-{os.getpid()}.npy") for p in on_disk]
             arrays = [np.lib.format.open_memmap(p, mode="w+", dtype=a.dtype, shape=(len(images), *a.shape[1:]))
                       for p, a in zip(partial, probe, strict=True)]
             self._fill(prefix, images, input_size, scaling, arrays)

@@ -139,6 +139,43 @@ def test_a_worker_killed_mid_trial_reruns_its_job_charged_once(smoke_prepared, t
     assert len(anytime) == profile.budget.epochs
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_killed_driver_takes_its_workers_along_and_the_rerun_continues(smoke_prepared, tracking_server, tmp_path):
+    study = Study(tmp_path, tracking_server)
+    command = ("compare", "--profile", "smoke", "--datasets", "digits", "--methods", "grid,asha", "--workers", "2")
+    proc = study.start(*command, "--restart")
+    deadline = time.monotonic() + 600
+    while True:  # a job recorded, another in training
+        assert proc.poll() is None, study.log.read_text()[-3000:]
+        assert time.monotonic() < deadline
+        runs = trials(study.runs())
+        if any("epochs" in r.data.metrics for r in runs) and any(
+                r.info.status == "RUNNING" and "worker" in r.data.tags for r in runs):
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    workers = {int(r.data.tags["worker"].split(":")[1]) for r in trials(study.runs()) if "worker" in r.data.tags}
+    deadline = time.monotonic() + 60
+    while any(_alive(pid) for pid in workers):  # a worker process exits when its parent is gone
+        assert time.monotonic() < deadline, "worker processes outlived the killed stage"
+        time.sleep(0.5)
+    output = study.run(*command)
+    assert "read back from the store" in output
+    runs = study.runs()
+    assert not [r for r in runs if r.info.status == "RUNNING"]
+    assert len([r for r in runs if r.data.tags.get("stage") == "compare"]) == 1  # the same study, reopened
+    for trial in trials(runs):
+        assert sorted(set(study.steps(trial))) == list(range(1, int(trial.data.metrics["epochs"]) + 1))
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
