@@ -75,12 +75,11 @@ def methods(runs) -> list:
 def test_compare_on_two_workers_logs_to_the_postgresql_server(smoke_prepared, tracking_server, tmp_path):
     profile, _ = smoke_prepared
     study = Study(tmp_path, tracking_server)
-    output = study.run("compare", "--profile", "smoke", "--workers", "2", "--restart")
+    output = study.run("compare", "--profile", "smoke", "--datasets", "digits", "--workers", "2", "--restart")
     runs = study.runs()
     assert not [r for r in runs if r.info.status == "RUNNING"]
     budget = profile.budget.epochs
-    assert sorted((r.data.tags["dataset"], r.data.tags["method"]) for r in methods(runs)) == sorted(
-        (d.name, m) for d in profile.datasets.targets for m in ("grid", "random", "tpe", "asha"))
+    assert sorted(r.data.tags["method"] for r in methods(runs)) == ["asha", "grid", "random", "tpe"]
     workers = set()
     for method in methods(runs):
         tags = method.data.tags
@@ -149,7 +148,7 @@ def _alive(pid: int) -> bool:
 
 def test_a_killed_driver_takes_its_workers_along_and_the_rerun_continues(smoke_prepared, tracking_server, tmp_path):
     study = Study(tmp_path, tracking_server)
-    command = ("compare", "--profile", "smoke", "--datasets", "digits", "--methods", "grid,asha", "--workers", "2")
+    command = ("compare", "--profile", "smoke", "--datasets", "digits", "--methods", "grid", "--workers", "2")
     proc = study.start(*command, "--restart")
     deadline = time.monotonic() + 600
     while True:  # a job recorded, another in training
