@@ -311,10 +311,10 @@ def run(args: argparse.Namespace) -> None:
     _import_backend_quietly()
     if hasattr(args, "scheduler"):
         from hpo.executor import cluster
-        scheduler = args.scheduler.strip()
-        if args.workers != 1 and scheduler not in ("", "local"):
+        scheduler = None if args.scheduler.strip() in ("", "local") else args.scheduler.strip()
+        if args.workers != 1 and scheduler:
             raise UserError("give --workers N (a local cluster) or --scheduler ADDRESS (its workers), not both")
-        with cluster.workers(args.workers, None if scheduler in ("", "local") else scheduler):
+        with cluster.workers(args.workers, scheduler):
             _run_stage(args, profile)
     else:
         _run_stage(args, profile)

@@ -132,8 +132,8 @@ class DaskDriver:
             raise
         except Exception as e:
             error = f"the worker could not run the job: {type(e).__name__}: {one_line(str(e), 500)}"
-            trained = _logged_epochs(spec.run_id, job.start, job.stop)
             client = tracking.client(spec.tracking_uri)
+            trained = _logged_epochs(client, spec.run_id, job.start, job.stop)
             tracking.end_trial_run(client, spec.run_id, "FAILED", error=error)
             return job, Outcome(math.nan, math.nan, trained, error=error)
 
@@ -148,7 +148,7 @@ class DaskDriver:
         self._running.clear()
 
 
-def _logged_epochs(run_id: str, start: int, stop: int) -> int:
+def _logged_epochs(client, run_id: str, start: int, stop: int) -> int:
     """Epochs of start -> stop the job's workers logged before it failed: they were trained."""
-    steps = {m.step for m in tracking.client().get_metric_history(run_id, "val_accuracy")}
+    steps = {m.step for m in client.get_metric_history(run_id, "val_accuracy")}
     return sum(start < step <= stop for step in steps)
