@@ -114,9 +114,10 @@ def test_a_diverging_trial_is_failed_and_the_study_goes_on(smoke_prepared, clien
 def test_sigterm_ends_the_study_and_its_open_runs_killed(smoke_prepared, client):
     """`kill`, a job scheduler or a cancelled CI job sends SIGTERM: no run may stay RUNNING."""
     before = {r.info.run_id for r in _compare_runs(client)}
+    # a budget far above the smoke grid's 16 epochs and a new study run: still training when the signal comes
     study = subprocess.Popen([sys.executable, "-m", "hpo", "compare", "--profile", "smoke", "--datasets", "fashion",
-                              "--methods", "grid"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                             env=os.environ)
+                              "--methods", "random", "--budget", "2000", "--restart"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True, env=os.environ)
     deadline = time.monotonic() + 300
     while not any(r.info.status == "RUNNING" and r.data.tags.get("trial") for r in _compare_runs(client)):
         assert study.poll() is None and time.monotonic() < deadline, "no trial started"
