@@ -438,15 +438,21 @@ def last_study_record() -> dict:
 def start_trial_run(experiment_id: str, parent_run_id: str, run_name: str, tags: dict[str, str],
                     params: dict) -> str:
     """A new run nested under `parent_run_id`, with `params`; its id."""
-    from mlflow.entities import Param
     from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
     client = MlflowClient()
     run = client.create_run(experiment_id, tags={**tags, MLFLOW_PARENT_RUN_ID: parent_run_id,
                                                  PROCESS_TAG: this_process()}, run_name=run_name)
-    client.log_batch(run.info.run_id, params=[Param(str(k), str(v)) for k, v in params.items()])
-    store_outage.answered()
+    log_trial_params(run.info.run_id, params, client)
     return run.info.run_id
+
+
+def log_trial_params(run_id: str, params: dict, client: MlflowClient | None = None) -> None:
+    """A trial run's configuration (also for a run whose process stopped between creating it and this)."""
+    from mlflow.entities import Param
+
+    (client or MlflowClient()).log_batch(run_id, params=[Param(str(k), str(v)) for k, v in params.items()])
+    store_outage.answered()
 
 
 def reopen_trial_run(run: TrialRun, tags: dict[str, str]) -> None:

@@ -43,6 +43,9 @@ class MethodTrials:
             self.runs[job.trial] = tracking.TrialRun(run_id, params, tags, "RUNNING",
                                                       {}, {}, set())  # nothing recorded yet
         else:
+            if not run.params:  # created, but its process stopped before the parameters were written
+                tracking.log_trial_params(run.run_id, job.config)
+                run.params = {k: str(v) for k, v in job.config.items()}
             if not run.same_config(job.config):
                 raise UserError(f"trial {job.trial} of this study was recorded with another configuration "
                                 f"({run.params}): the store cannot be replayed; rerun with --restart")
