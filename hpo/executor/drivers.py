@@ -26,6 +26,11 @@ class InProcessDriver:
     def submit(self, job: Job, test_above: float) -> None:
         self._queue.append((job, test_above))
 
+    def cancel(self) -> None:
+        """Nothing trains here between the loop's calls: the job a `results` call trains is over or
+        interrupted with it."""
+        self._queue.clear()
+
     def results(self) -> list[tuple[Job, Outcome]]:
         job, test_above = self._queue.popleft()
         with timing.phase("tracking"):  # creating or reopening the trial's run, or reading it back

@@ -102,8 +102,7 @@ def search(method: Method, budget: int, profile, seed: int, dataset: str, tags: 
     try:
         result = run_search(method, Budget(budget), driver, label)
     except BaseException:
-        if hasattr(driver, "cancel"):  # jobs still running on other workers
-            driver.cancel()
+        driver.cancel()  # jobs still running on other workers
         raise
     # With several workers, ASHA's and TPE's decisions follow the order results arrived in
     tracking.log_text(told_order(result), "told_order.csv")
