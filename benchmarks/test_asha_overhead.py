@@ -1,9 +1,11 @@
 """Where ASHA's time goes: the embedded compare of ASHA alone on one dataset at a quarter of the
 budget (100 epochs), cold as a new stage process starts, with every phase of every job timed
-(hpo.timing). Prints the seconds per job of each phase and the stage's own "outside Keras'
-training epochs" share. Needs `hpo prepare --profile embedded` first.
+(hpo.timing). Prints the seconds per job of each phase, the time Python's garbage collection
+took within them, and the stage's own "outside Keras' training epochs" share. Needs
+`hpo prepare --profile embedded` first.
 """
 
+import gc
 import time
 
 import pytest
@@ -26,10 +28,22 @@ def test_asha_time_per_job(benchmark, tmp_path, monkeypatch):
     monkeypatch.setenv("HPO_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
     worker.forget()
 
+    collections, under_way = [], []  # seconds of each of Python's cycle collections; when the current one began
+
+    def collected(stage, info):
+        if stage == "start":
+            under_way.append(time.perf_counter())
+        elif under_way:
+            collections.append(time.perf_counter() - under_way.pop())
+
     def compare():
         with timing.recording() as record:
             started = time.perf_counter()
-            [result] = run_compare(PROFILE, 0, ["fashion"], ["asha"], budget=100)
+            gc.callbacks.append(collected)
+            try:
+                [result] = run_compare(PROFILE, 0, ["fashion"], ["asha"], budget=100)
+            finally:
+                gc.callbacks.remove(collected)
             return record, result, time.perf_counter() - started
 
     record, result, wall = benchmark.pedantic(compare, rounds=1, iterations=1)
@@ -42,7 +56,9 @@ def test_asha_time_per_job(benchmark, tmp_path, monkeypatch):
     print(f"{'phase':<52}{'s per job':>10}{'share':>8}{'calls':>7}")
     for name, seconds in rows:
         print(f"{name:<52}{seconds / jobs:>10.3f}{seconds / wall:>8.1%}{record.calls.get(name, 0):>7}")
+    print(f"spread over these phases, Python's garbage collection: {sum(collections) / jobs:.3f} s per job "
+          f"({sum(collections) / wall:.1%}, {len(collections)} collections)")
     outside = 1 - result.train_seconds / result.wall_seconds
     print(f"the stage's line: {outside:.1%} of ASHA's search outside Keras' training epochs")
-    benchmark.extra_info.update(jobs=jobs, wall_seconds=wall, outside_epochs=outside,
+    benchmark.extra_info.update(jobs=jobs, wall_seconds=wall, outside_epochs=outside, gc_seconds=sum(collections),
                                 seconds_per_job={name: seconds / jobs for name, seconds in rows})

@@ -15,6 +15,7 @@ from typing import Callable
 
 import keras
 import numpy as np
+from keras.src import backend as symbolic  # compute_output_spec, which keras.backend does not export
 
 from hpo import profiles, timing
 from hpo.data.base import SplitData
@@ -36,7 +37,7 @@ HEAD_LAYERS = ("avg_pool", "head_dropout", "predictions")  # as build_classifier
 # Evaluation runs in inference mode (batch norm on its moving statistics, no dropout), so its
 # batch size changes no number, only how many steps Python dispatches: few, large ones.
 EVAL_BATCH = 256
-EVAL_SETS_BYTES = 512 << 20  # evaluation sets kept as datasets between trials, at most
+KEPT_BYTES = 512 << 20  # training inputs, and evaluation sets, kept between trials (_kept_inputs), at most
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,41 @@ def _slot(variable) -> str:
 
 
 @dataclass
+class _Backbone:
+    """One backbone instance's initial weights, shared by the pool's models built on its layers.
+    Training changes only the layers that fine-tune (a frozen batch norm runs in inference mode),
+    so a reset restores those alone, unless a checkpoint was loaded since: loading writes them all."""
+
+    initial: list  # backbone.get_weights() as the factory made them
+    tuned: list  # (variable, initial value) of each layer that fine-tunes
+    loaded: bool = False  # a checkpoint was loaded since the last full reset
+    prefix_key: str | None = None  # the feature cache's fingerprint of the frozen prefix, once hashed
+
+    @classmethod
+    def of(cls, backbone: keras.Model) -> "_Backbone":
+        initial = backbone.get_weights()
+        tuned_ids = {id(v) for layer in backbone.layers if layer.trainable for v in layer.weights}
+        return cls(initial, [(v, w) for v, w in zip(backbone.weights, initial, strict=True) if id(v) in tuned_ids])
+
+    def reset(self, backbone: keras.Model) -> None:
+        if self.loaded:
+            backbone.set_weights(self.initial)
+            self.loaded = False
+        else:
+            for variable, value in self.tuned:
+                variable.assign(value)
+
+    def fingerprint(self, prefix: keras.Model) -> str:
+        """The feature cache's key of the frozen prefix's weights: hashed once, and again while a
+        loaded checkpoint may have changed them."""
+        if self.loaded:
+            return FeatureCache.weights_key(prefix)
+        if self.prefix_key is None:
+            self.prefix_key = FeatureCache.weights_key(prefix)
+        return self.prefix_key
+
+
+@dataclass
 class _Compiled:
     """A classifier built, split and compiled once, reused by every trial with the same
     architecture, fine-tuned depth, optimizer and input size (building and tracing the training
@@ -130,7 +166,7 @@ class _Compiled:
     alone share their layers: each is its own keras.Model over them, compiled with its own."""
 
     model: keras.Model  # the whole classifier
-    initial: list  # the backbone's weights as the factory made them
+    weights: _Backbone  # the backbone's initial weights, shared with the models on the same layers
     cut: Split | None = None  # where the frozen prefix ends, when features may be cached
     tails: dict = field(default_factory=dict)  # boundary shapes -> compiled tail classifier
 
@@ -138,7 +174,7 @@ class _Compiled:
     def nbytes(self) -> int:
         """About four copies of the backbone's weights: the model's, the initial ones kept, Adam's
         two slots (the head is small beside them)."""
-        return 4 * sum(w.nbytes for w in self.initial)
+        return 4 * sum(w.nbytes for w in self.weights.initial)
 
 
 # backbone factory -> (depth, optimizer, input size, classes) -> _Compiled; dropped with the factory.
@@ -167,10 +203,10 @@ def _compiled(config: TrialConfig, data: SplitData, backbone_factory: Callable[[
                 backbone = backbone_factory()
                 set_fine_tuned_layers(backbone, config.fine_tuned_layers)
                 model = build_classifier(backbone, data.n_classes, config.dropout, config.input_size, seed=seed)
-                entry = _Compiled(model, backbone.get_weights())
+                entry = _Compiled(model, _Backbone.of(backbone))
             else:
                 model = keras.Model(sibling.model.inputs, sibling.model.outputs, name=sibling.model.name)
-                entry = _Compiled(model, sibling.initial, sibling.cut)
+                entry = _Compiled(model, sibling.weights, sibling.cut)
         models[key] = entry
         while len(models) > 1 and (len(models) > POOL_MAX or sum(e.nbytes for e in models.values()) > POOL_BYTES):
             models.popitem(last=False)
@@ -178,39 +214,60 @@ def _compiled(config: TrialConfig, data: SplitData, backbone_factory: Callable[[
             return entry
     models.move_to_end(key)
     with timing.phase("model reset"):
-        _backbone_of(entry.model).set_weights(entry.initial)
+        entry.weights.reset(_backbone_of(entry.model))
         reset_head(entry.model, config.dropout, seed)
     return entry
 
 
-_EVAL_SETS: OrderedDict = OrderedDict()  # key -> (its source arrays, dataset, bytes), last used last
+# use ("train" or "eval") -> (resizing, id of each source) -> (the sources, inputs, bytes), last used last
+_KEPT: dict[str, OrderedDict] = {"train": OrderedDict(), "eval": OrderedDict()}
 
 
-def _evaluation_set(sources: list, y, x: Callable[[], object], resized_to: tuple | None = None) -> tuple:
-    """(x, y) for fit's validation_data and for evaluate, x made by `x()` from `sources` (the
-    frozen features themselves, or the images it resizes and scales as `resized_to` = (input
-    size, scaling) says). Under TensorFlow, a
-    dataset of the same batches in the same order, built once per set and kept: Keras would
-    build and trace a new input pipeline for every call, ~0.1 s each, more than a small set
-    takes to score."""
+def _kept_inputs(use: str, sources: list, y, x: Callable[[], object], resized_to: tuple | None = None) -> tuple:
+    """The network's inputs (x, y) made by `x()` from `sources` (the frozen features themselves,
+    or the images it resizes and scales as `resized_to` = (input size, scaling) says), made once
+    and kept between trials while they fit in KEPT_BYTES per use. Under TensorFlow, for `use` "train",
+    x and y as tensors: Keras would copy the arrays into each fit's input pipeline; for "eval"
+    (fit's validation_data, evaluate), a dataset of the same batches in the same order: Keras
+    would build and trace a new input pipeline for every call, ~0.1 s each, more than a small
+    set takes to score. Other backends get the arrays."""
     if keras.backend.backend() != "tensorflow":
         return x(), y
     import tensorflow as tf
 
-    arrays = [*sources, y]
+    arrays, kept_sets = [*sources, y], _KEPT[use]
     key = (resized_to, *(id(a) for a in arrays))
-    kept = _EVAL_SETS.get(key)
+    kept = kept_sets.get(key)
     if kept is not None and all(a is b for a, b in zip(kept[0], arrays, strict=True)):
-        _EVAL_SETS.move_to_end(key)
-        return kept[1], None
+        kept_sets.move_to_end(key)
+        return kept[1]
     inputs = x()
-    dataset = tf.data.Dataset.from_tensor_slices((keras.tree.lists_to_tuples(inputs), y)).batch(EVAL_BATCH)
+    if use == "train":
+        made = keras.tree.map_structure(tf.convert_to_tensor, inputs), tf.convert_to_tensor(y)
+    else:
+        made = tf.data.Dataset.from_tensor_slices((keras.tree.lists_to_tuples(inputs), y)).batch(EVAL_BATCH), None
     size = sum(a.nbytes for a in keras.tree.flatten(inputs)) + y.nbytes
-    if size <= EVAL_SETS_BYTES:
-        _EVAL_SETS[key] = (arrays, dataset, size)
-        while sum(entry[2] for entry in _EVAL_SETS.values()) > EVAL_SETS_BYTES:
-            _EVAL_SETS.popitem(last=False)
-    return dataset, None
+    if size <= KEPT_BYTES:
+        kept_sets[key] = (arrays, made, size)
+        while sum(entry[2] for entry in kept_sets.values()) > KEPT_BYTES:
+            kept_sets.popitem(last=False)
+    return made
+
+
+def _build_loss_and_metrics(model: keras.Model, sample: tuple) -> None:
+    """Create the loss's and the metrics' variables now, symbolically. Keras would create them
+    inside the first trace of the training step, and TensorFlow then traces that step a second
+    time, variable-free: a second ~second per new model that buys nothing. Keras' own symbolic
+    build runs the whole model symbolically to learn the output's shape, which the model's own
+    output spec already says (a tenth of a second per new model)."""
+    x, y = keras.tree.map_structure(lambda a: keras.KerasTensor(a.shape, keras.backend.standardize_dtype(a.dtype)),
+                                    sample)
+    [output] = model.outputs
+    y_pred = keras.KerasTensor((y.shape[0], *output.shape[1:]), output.dtype)
+    # as Keras' Trainer._symbolic_build does, given y_pred
+    symbolic.compute_output_spec(model.compute_metrics, x, y, y_pred, sample_weight=None)
+    symbolic.compute_output_spec(model._compute_loss, x, y, y_pred, sample_weight=None, training=False)
+    model._symbolic_build(data_batch=sample)  # finds layers, loss and metrics built: builds the optimizer
 
 
 def _ready(model: keras.Model, config: TrialConfig, optimizer_state: dict | None, sample: tuple) -> None:
@@ -218,10 +275,7 @@ def _ready(model: keras.Model, config: TrialConfig, optimizer_state: dict | None
     if getattr(model, "optimizer", None) is None or type(model.optimizer) is not OPTIMIZERS[config.optimizer]:
         model.compile(optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        # Create the metrics' variables now, symbolically, on one sample batch. Keras would create
-        # them inside the first trace of the training step, and TensorFlow then traces that step a
-        # second time, variable-free: a second ~second per new model that buys nothing.
-        model._symbolic_build(data_batch=sample)
+        _build_loss_and_metrics(model, sample)
     model.optimizer.build(model.trainable_variables)
     for v in model.optimizer.variables:
         v.assign(keras.ops.zeros_like(v))
@@ -296,16 +350,17 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
     model, backbone = entry.model, _backbone_of(entry.model)
     start, optimizer_state = 0, None
     if resume_from is not None:
+        entry.weights.loaded = True  # the checkpoint's weights go into every layer, frozen ones too
         with timing.phase("checkpoint read"):
             start, optimizer_state = _read_checkpoint(model, config, resume_from)
         keras.utils.set_random_seed(seed + start)  # a new data order for the new epochs
     result = TrialResult(config, epochs_done=start)
     trained, inputs = model, None
+    sets = (data.x_train, data.x_val, data.x_test)
     if feature_cache is not None and config.fine_tuned_layers < len(backbone.layers):
         entry.cut = entry.cut or split(backbone, config.fine_tuned_layers)
-        sets = (data.x_train, data.x_val, data.x_test)
         with timing.phase("frozen features"):
-            weights = feature_cache.weights_key(entry.cut.prefix)
+            weights = entry.weights.fingerprint(entry.cut.prefix)
             parts = [feature_cache.features(entry.cut.prefix, images, config.input_size, entry.cut.cut, weights,
                                             scaling) for images in sets]
         if all(p is not None for p in parts):
@@ -314,16 +369,16 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
                 with timing.phase("model build"):
                     entry.tails[shapes] = _tail_classifier(model, entry.cut, parts[0])
             trained, inputs = entry.tails[shapes], parts
+    labels = (data.y_train, data.y_val, data.y_test)
     if inputs is None:  # the whole classifier trains on the images, resized
-        with timing.phase("input resize"):
-            x_train = to_network_input(data.x_train, config.input_size, scaling)
-        size = config.input_size
-        val_set = ([data.x_val], data.y_val, partial(to_network_input, data.x_val, size, scaling), (size, scaling))
-        test_set = ([data.x_test], data.y_test, partial(to_network_input, data.x_test, size, scaling), (size, scaling))
+        resizing = (config.input_size, scaling)
+        train_set, val_set, test_set = (([images], y, partial(to_network_input, images, *resizing), resizing)
+                                        for images, y in zip(sets, labels, strict=True))
     else:
-        x_train, x_val, x_test = inputs
-        val_set = (keras.tree.flatten(x_val), data.y_val, lambda: x_val)
-        test_set = (keras.tree.flatten(x_test), data.y_test, lambda: x_test)
+        train_set, val_set, test_set = ((keras.tree.flatten(features), y, lambda features=features: features)
+                                        for features, y in zip(inputs, labels, strict=True))
+    with timing.phase("network inputs"):
+        x_train, y_train = _kept_inputs("train", *train_set)
     first = keras.tree.map_structure(lambda a: a[:1], x_train)  # one example builds the metrics symbolically
     new_model = getattr(trained, "train_function", None) is None  # its training step is yet to be traced
     with timing.phase("compile"):
@@ -332,14 +387,14 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
 
     def score_test() -> float:
         with timing.phase("test evaluation"):
-            x_set, y_set = _evaluation_set(*test_set)
+            x_set, y_set = _kept_inputs("eval", *test_set)
             return float(trained.evaluate(x_set, y_set, batch_size=EVAL_BATCH, verbose=0,
                                           return_dict=True)["accuracy"])
 
     if epochs:
         with timing.phase("fit set-up"):
-            trained.fit(x_train, data.y_train, batch_size=config.batch_size, epochs=start + epochs,
-                        initial_epoch=start, validation_data=_evaluation_set(*val_set),
+            trained.fit(x_train, y_train, batch_size=config.batch_size, epochs=start + epochs,
+                        initial_epoch=start, validation_data=_kept_inputs("eval", *val_set),
                         validation_batch_size=EVAL_BATCH, shuffle=True, verbose=0,
                         class_weight=dict(enumerate(class_weight)) if class_weight else None,
                         callbacks=[_EpochReporter(result, on_epoch, new_model,

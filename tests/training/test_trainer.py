@@ -120,6 +120,28 @@ def test_a_model_for_another_optimizer_shares_the_layers_and_trains_like_a_new_o
     assert sibling.test_accuracy == pytest.approx(fresh.test_accuracy, abs=1e-6)
 
 
+def test_a_pooled_model_that_loaded_a_checkpoint_is_reset_whole_for_the_next_trial(setup, tmp_path):
+    """A reset restores only the layers that fine-tune, unless a checkpoint was loaded since: it
+    writes every layer. A checkpoint whose frozen weights differ (as one from another backbone
+    file would) must not leak into the next trial's model or its cached features."""
+    from hpo.training.feature_cache import FeatureCache
+
+    data, factory = setup
+    shared, cache = (lambda: factory()), FeatureCache()
+    fine_tune(CONFIG, data, 1, backbone_factory=shared, checkpoint_to=tmp_path / "ckpt", feature_cache=cache,
+              test_above=math.inf)
+    with np.load(tmp_path / "ckpt" / "model.npz") as f:
+        weights = [f[name] for name in f.files]
+    weights[0] = weights[0] + 1.0  # the first convolution: frozen at k = 9
+    np.savez(tmp_path / "ckpt" / "model.npz", *weights)
+    fine_tune(CONFIG, data, 1, resume_from=tmp_path / "ckpt", backbone_factory=shared, feature_cache=cache,
+              test_above=math.inf)
+    after = fine_tune(CONFIG, data, 2, backbone_factory=shared, seed=9, feature_cache=cache)
+    fresh = fine_tune(CONFIG, data, 2, backbone_factory=lambda: factory(), seed=9)
+    assert [m.train_loss for m in after.history] == pytest.approx([m.train_loss for m in fresh.history], rel=1e-5)
+    assert after.test_accuracy == pytest.approx(fresh.test_accuracy, abs=1e-6)
+
+
 def test_the_model_pool_is_bounded_by_memory_and_keeps_the_newest(setup, monkeypatch):
     from hpo.training import trainer
 
