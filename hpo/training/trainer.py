@@ -23,9 +23,11 @@ from hpo.data.images import to_network_input
 from hpo.errors import TrainingDiverged, UserError
 from hpo.models import build_classifier, set_fine_tuned_layers
 from hpo.models.finetune import reset_head
+from hpo.training.batches import TrainingBatches
 from hpo.training.config import TrialConfig
 from hpo.training.feature_cache import FeatureCache
 from hpo.training.frozen import Split, split
+from hpo.training.variables import setter
 
 # The profile's optimizer names, in its order (strict: a name added there without a class here fails at import)
 OPTIMIZERS = dict(zip(profiles.OPTIMIZERS, (keras.optimizers.Adam, keras.optimizers.Adadelta,
@@ -133,6 +135,7 @@ class _Backbone:
     tuned: list  # (variable, initial value) of each layer that fine-tunes
     loaded: bool = False  # a checkpoint was loaded since the last full reset
     prefix_key: str | None = None  # the feature cache's fingerprint of the frozen prefix, once hashed
+    restore_tuned: Callable[[], None] | None = None  # sets the tuned layers' initial values, made on first use
 
     @classmethod
     def of(cls, backbone: keras.Model) -> "_Backbone":
@@ -144,9 +147,10 @@ class _Backbone:
         if self.loaded:
             backbone.set_weights(self.initial)
             self.loaded = False
-        else:
-            for variable, value in self.tuned:
-                variable.assign(value)
+        elif self.tuned:
+            if self.restore_tuned is None:
+                self.restore_tuned = setter([v for v, _ in self.tuned], [w for _, w in self.tuned])
+            self.restore_tuned()
 
     def fingerprint(self, prefix: keras.Model) -> str:
         """The feature cache's key of the frozen prefix's weights: hashed once, and again while a
@@ -223,16 +227,16 @@ def _compiled(config: TrialConfig, data: SplitData, backbone_factory: Callable[[
 _KEPT: dict[str, OrderedDict] = {"train": OrderedDict(), "eval": OrderedDict()}
 
 
-def _kept_inputs(use: str, sources: list, y, x: Callable[[], object], resized_to: tuple | None = None) -> tuple:
-    """The network's inputs (x, y) made by `x()` from `sources` (the frozen features themselves,
-    or the images it resizes and scales as `resized_to` = (input size, scaling) says), made once
-    and kept between trials while they fit in KEPT_BYTES per use. Under TensorFlow, for `use` "train",
-    x and y as tensors: Keras would copy the arrays into each fit's input pipeline; for "eval"
-    (fit's validation_data, evaluate), a dataset of the same batches in the same order: Keras
-    would build and trace a new input pipeline for every call, ~0.1 s each, more than a small
-    set takes to score. Other backends get the arrays."""
+def _kept_inputs(use: str, sources: list, y, x: Callable[[], object], resized_to: tuple | None = None):
+    """The network's inputs made by `x()` from `sources` (the frozen features themselves, or the
+    images it resizes and scales as `resized_to` = (input size, scaling) says) with labels `y`,
+    made once and kept between trials while they fit in KEPT_BYTES per use. For `use` "train",
+    TrainingBatches (under TensorFlow over tensors: Keras would copy arrays into each fit's
+    input pipeline); for "eval" (fit's validation_data, evaluate), (x, y), under TensorFlow a
+    dataset of the same batches in the same order and None: Keras would build and trace a new
+    input pipeline for every call, ~0.1 s each, more than a small set takes to score."""
     if keras.backend.backend() != "tensorflow":
-        return x(), y
+        return TrainingBatches(x(), y) if use == "train" else (x(), y)
     import tensorflow as tf
 
     arrays, kept_sets = [*sources, y], _KEPT[use]
@@ -243,7 +247,7 @@ def _kept_inputs(use: str, sources: list, y, x: Callable[[], object], resized_to
         return kept[1]
     inputs = x()
     if use == "train":
-        made = keras.tree.map_structure(tf.convert_to_tensor, inputs), tf.convert_to_tensor(y)
+        made = TrainingBatches(keras.tree.map_structure(tf.convert_to_tensor, inputs), tf.convert_to_tensor(y))
     else:
         made = tf.data.Dataset.from_tensor_slices((keras.tree.lists_to_tuples(inputs), y)).batch(EVAL_BATCH), None
     size = sum(a.nbytes for a in keras.tree.flatten(inputs)) + y.nbytes
@@ -270,6 +274,9 @@ def _build_loss_and_metrics(model: keras.Model, sample: tuple) -> None:
     model._symbolic_build(data_batch=sample)  # finds layers, loss and metrics built: builds the optimizer
 
 
+_ZEROS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # optimizer -> its variables zeroed in one call
+
+
 def _ready(model: keras.Model, config: TrialConfig, optimizer_state: dict | None, sample: tuple) -> None:
     """Compile once; later trials zero the optimizer's state and set their learning rate."""
     if getattr(model, "optimizer", None) is None or type(model.optimizer) is not OPTIMIZERS[config.optimizer]:
@@ -277,8 +284,9 @@ def _ready(model: keras.Model, config: TrialConfig, optimizer_state: dict | None
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         _build_loss_and_metrics(model, sample)
     model.optimizer.build(model.trainable_variables)
-    for v in model.optimizer.variables:
-        v.assign(keras.ops.zeros_like(v))
+    if model.optimizer not in _ZEROS:
+        _ZEROS[model.optimizer] = setter(model.optimizer.variables)
+    _ZEROS[model.optimizer]()
     model.optimizer.learning_rate = config.learning_rate
     if optimizer_state is not None:
         # Optimizer slots are named after the model variable they serve, so the state restores by
@@ -378,8 +386,8 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
         train_set, val_set, test_set = ((keras.tree.flatten(features), y, lambda features=features: features)
                                         for features, y in zip(inputs, labels, strict=True))
     with timing.phase("network inputs"):
-        x_train, y_train = _kept_inputs("train", *train_set)
-    first = keras.tree.map_structure(lambda a: a[:1], x_train)  # one example builds the metrics symbolically
+        train = _kept_inputs("train", *train_set)
+    first = keras.tree.map_structure(lambda a: a[:1], train.x)  # one example builds the metrics symbolically
     new_model = getattr(trained, "train_function", None) is None  # its training step is yet to be traced
     with timing.phase("compile"):
         _ready(trained, config, optimizer_state, sample=(first, data.y_train[:1]))
@@ -393,10 +401,9 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
 
     if epochs:
         with timing.phase("fit set-up"):
-            trained.fit(x_train, y_train, batch_size=config.batch_size, epochs=start + epochs,
+            trained.fit(**train.fit_args(config.batch_size, class_weight), epochs=start + epochs,
                         initial_epoch=start, validation_data=_kept_inputs("eval", *val_set),
-                        validation_batch_size=EVAL_BATCH, shuffle=True, verbose=0,
-                        class_weight=dict(enumerate(class_weight)) if class_weight else None,
+                        validation_batch_size=EVAL_BATCH, verbose=0,
                         callbacks=[_EpochReporter(result, on_epoch, new_model,
                                                   score_test if test_every_epoch else None)])
     if test_every_epoch and result.history:

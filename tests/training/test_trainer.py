@@ -120,6 +120,20 @@ def test_a_model_for_another_optimizer_shares_the_layers_and_trains_like_a_new_o
     assert sibling.test_accuracy == pytest.approx(fresh.test_accuracy, abs=1e-6)
 
 
+def test_the_kept_training_pipeline_trains_as_keras_own_does(setup, monkeypatch):
+    """The same curve whether fit draws from the kept pipeline or builds Keras' own (batches.py)."""
+    from hpo.training import batches
+
+    data, factory = setup
+    kept = fine_tune(CONFIG, data, 2, backbone_factory=factory, seed=3)
+    assert batches._draws_like_keras is True
+    monkeypatch.setattr(batches, "_draws_like_keras", False)
+    keras_own = fine_tune(CONFIG, data, 2, backbone_factory=factory, seed=3)
+    assert [m.train_loss for m in kept.history] == pytest.approx([m.train_loss for m in keras_own.history], rel=1e-6)
+    assert [m.val_accuracy for m in kept.history] == [m.val_accuracy for m in keras_own.history]
+    assert kept.test_accuracy == keras_own.test_accuracy
+
+
 def test_a_pooled_model_that_loaded_a_checkpoint_is_reset_whole_for_the_next_trial(setup, tmp_path):
     """A reset restores only the layers that fine-tune, unless a checkpoint was loaded since: it
     writes every layer. A checkpoint whose frozen weights differ (as one from another backbone

@@ -1,0 +1,102 @@
+"""A training set's shuffled batches, exactly as Keras' `fit(x, y, batch_size=b, shuffle=True)`
+draws them, from an input pipeline built once per training set and batch size.
+
+Keras builds and traces a new tf.data pipeline in every `fit` call on arrays (0.03 s to 0.06 s
+per job, as long as a short job's validation). Its order is one permutation of the examples,
+drawn inside that pipeline by `tf.random.shuffle` from TensorFlow's global seed; the pipeline's
+iterator is made anew each epoch, so every epoch of one `fit` visits the same permutation. Here
+that permutation is drawn eagerly with the same seeds, just after the seed is set, and written
+into a variable that the kept pipeline reads: the same batches of the same examples, so the same
+curve. Whether the eager draw equals Keras' is checked against Keras' own pipeline once per
+process (and by tests); where it does not (another TensorFlow), training takes Keras' path.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import keras
+import numpy as np
+
+_SEED2 = 0  # the op seed Keras' in-pipeline shuffle draws with, under the global seed
+_draws_like_keras: bool | None = None  # checked on the first draw of this process
+
+
+class TrainingBatches:
+    """The training inputs `x` (a tensor or a list of them) and labels `y`, kept between trials.
+    `fit_args(batch_size, class_weight)` gives fit's data arguments for one job; call it once
+    per `fit`, right after the job's seed was set."""
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+        self.n = int(keras.tree.flatten(x)[0].shape[0])
+        self._pipelines: dict = {}  # (batch size, class weights) -> dataset over self._order
+        self._order = None  # the variable of example indices the pipelines read
+
+    def fit_args(self, batch_size: int, class_weight: tuple | None) -> dict:
+        keras_path = {"x": self.x, "y": self.y, "batch_size": batch_size, "shuffle": True,
+                      "class_weight": dict(enumerate(class_weight)) if class_weight else None}
+        if keras.backend.backend() != "tensorflow":
+            return keras_path
+        import tensorflow as tf
+
+        order = tf.random.shuffle(tf.range(self.n, dtype=tf.int64), seed=_SEED2)
+        if not _checked(order):
+            return keras_path
+        if self._order is None:
+            self._order = tf.Variable(order, trainable=False, name="training_order")
+        else:
+            self._order.assign(order)
+        key = (batch_size, tuple(class_weight) if class_weight else None)
+        if key not in self._pipelines:
+            self._pipelines[key] = self._pipeline(batch_size, class_weight)
+        return {"x": self._pipelines[key], "shuffle": False}  # the pipeline is the shuffle
+
+    def _pipeline(self, batch_size: int, class_weight: tuple | None):
+        """Batch i holds the examples at order[i*b:(i+1)*b], the last one partial, as Keras cuts
+        them; with class weights, each example's weight as Keras computes it from its label."""
+        import tensorflow as tf
+        from keras.src.trainers.data_adapters import array_slicing, data_adapter_utils
+
+        weights = None
+        if class_weight:
+            weights = data_adapter_utils.class_weight_to_sample_weights(self.y, dict(enumerate(class_weight)))
+        # as Keras' own pipeline: the same packing, and floats cast to floatx
+        packed = data_adapter_utils.pack_x_y_sample_weight(self.x, self.y, weights)
+        tensors = keras.tree.lists_to_tuples(array_slicing.convert_to_sliceable(packed, target_backend="tensorflow"))
+        starts = tf.constant(np.arange(0, self.n, batch_size), tf.int64)
+        ends = tf.minimum(starts + batch_size, self.n)
+        order = self._order
+
+        # Keras' batches have a static size where every batch is full, and TensorFlow compiles
+        # the training step for the shapes it is given: the same shapes, the same arithmetic
+        size = batch_size if self.n % batch_size == 0 else None
+
+        def batch(i):
+            indices = order[starts[i]:ends[i]]
+            indices.set_shape([size])
+            return keras.tree.map_structure(lambda t: tf.gather(t, indices, axis=0), tensors)
+
+        options = tf.data.Options()
+        options.experimental_optimization.apply_default_optimizations = False  # as Keras: no graph rewrite per iterator
+        batches = tf.data.Dataset.range(math.ceil(self.n / batch_size))
+        return batches.map(batch, num_parallel_calls=tf.data.AUTOTUNE).with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def keras_order(n: int) -> np.ndarray:
+    """The permutation Keras' own pipeline draws for n examples under the current global seed."""
+    from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+
+    [order] = ArrayDataAdapter(np.arange(n), shuffle=True, batch_size=n).get_tf_dataset()
+    return order.numpy()
+
+
+def _checked(order) -> bool:
+    global _draws_like_keras
+    if _draws_like_keras is None:
+        _draws_like_keras = bool(np.array_equal(order.numpy(), keras_order(int(order.shape[0]))))
+        if not _draws_like_keras:
+            warnings.warn("this TensorFlow draws Keras' shuffle order differently: every fit builds Keras' own "
+                          "input pipeline (slower, same numbers)", stacklevel=3)
+    return _draws_like_keras
