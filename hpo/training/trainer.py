@@ -27,7 +27,6 @@ from hpo.training.batches import TrainingBatches
 from hpo.training.config import TrialConfig
 from hpo.training.feature_cache import FeatureCache
 from hpo.training.frozen import Split, split
-from hpo.training.variables import setter
 
 # The profile's optimizer names, in its order (strict: a name added there without a class here fails at import)
 OPTIMIZERS = dict(zip(profiles.OPTIMIZERS, (keras.optimizers.Adam, keras.optimizers.Adadelta,
@@ -135,7 +134,6 @@ class _Backbone:
     tuned: list  # (variable, initial value) of each layer that fine-tunes
     loaded: bool = False  # a checkpoint was loaded since the last full reset
     prefix_key: str | None = None  # the feature cache's fingerprint of the frozen prefix, once hashed
-    restore_tuned: Callable[[], None] | None = None  # sets the tuned layers' initial values, made on first use
 
     @classmethod
     def of(cls, backbone: keras.Model) -> "_Backbone":
@@ -147,10 +145,9 @@ class _Backbone:
         if self.loaded:
             backbone.set_weights(self.initial)
             self.loaded = False
-        elif self.tuned:
-            if self.restore_tuned is None:
-                self.restore_tuned = setter([v for v, _ in self.tuned], [w for _, w in self.tuned])
-            self.restore_tuned()
+        else:
+            for variable, value in self.tuned:
+                variable.assign(value)
 
     def fingerprint(self, prefix: keras.Model) -> str:
         """The feature cache's key of the frozen prefix's weights: hashed once, and again while a
@@ -274,9 +271,6 @@ def _build_loss_and_metrics(model: keras.Model, sample: tuple) -> None:
     model._symbolic_build(data_batch=sample)  # finds layers, loss and metrics built: builds the optimizer
 
 
-_ZEROS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # optimizer -> its variables zeroed in one call
-
-
 def _ready(model: keras.Model, config: TrialConfig, optimizer_state: dict | None, sample: tuple) -> None:
     """Compile once; later trials zero the optimizer's state and set their learning rate."""
     if getattr(model, "optimizer", None) is None or type(model.optimizer) is not OPTIMIZERS[config.optimizer]:
@@ -284,9 +278,8 @@ def _ready(model: keras.Model, config: TrialConfig, optimizer_state: dict | None
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         _build_loss_and_metrics(model, sample)
     model.optimizer.build(model.trainable_variables)
-    if model.optimizer not in _ZEROS:
-        _ZEROS[model.optimizer] = setter(model.optimizer.variables)
-    _ZEROS[model.optimizer]()
+    for v in model.optimizer.variables:
+        v.assign(keras.ops.zeros_like(v))
     model.optimizer.learning_rate = config.learning_rate
     if optimizer_state is not None:
         # Optimizer slots are named after the model variable they serve, so the state restores by
