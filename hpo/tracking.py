@@ -447,12 +447,15 @@ def start_trial_run(experiment_id: str, parent_run_id: str, run_name: str, tags:
     return run.info.run_id
 
 
-def log_trial_params(run_id: str, params: dict, client: MlflowClient | None = None) -> None:
-    """A trial run's configuration (also for a run whose process stopped between creating it and this)."""
+def log_trial_params(run_id: str, params: dict, client: MlflowClient | None = None) -> dict[str, str]:
+    """A trial run's configuration (also for a run whose process stopped between creating it and
+    this); the parameters as the store holds them."""
     from mlflow.entities import Param
 
-    (client or MlflowClient()).log_batch(run_id, params=[Param(str(k), str(v)) for k, v in params.items()])
+    recorded = {str(k): str(v) for k, v in params.items()}
+    (client or MlflowClient()).log_batch(run_id, params=[Param(k, v) for k, v in recorded.items()])
     store_outage.answered()
+    return recorded
 
 
 def reopen_trial_run(run: TrialRun, tags: dict[str, str]) -> None:

@@ -44,8 +44,7 @@ class MethodTrials:
                                                       {}, {}, set())  # nothing recorded yet
         else:
             if not run.params:  # created, but its process stopped before the parameters were written
-                tracking.log_trial_params(run.run_id, job.config)
-                run.params = {k: str(v) for k, v in job.config.items()}
+                run.params = tracking.log_trial_params(run.run_id, job.config)
             if not run.same_config(job.config):
                 raise UserError(f"trial {job.trial} of this study was recorded with another configuration "
                                 f"({run.params}): the store cannot be replayed; rerun with --restart")

@@ -32,7 +32,9 @@ class TrainingBatches:
         self.x, self.y = x, y
         self.n = int(keras.tree.flatten(x)[0].shape[0])
         self._pipelines: dict = {}  # (batch size, class weights) -> dataset over self._order
-        self._order = None  # the variable of example indices the pipelines read
+        # the variable of example indices the pipelines read: one per training set, as one
+        # process trains one job at a time (the model pool assumes the same)
+        self._order = None
 
     def fit_args(self, batch_size: int, class_weight: tuple | None) -> dict:
         keras_path = {"x": self.x, "y": self.y, "batch_size": batch_size, "shuffle": True,
