@@ -90,10 +90,28 @@ def client(uri: str | None = None) -> MlflowClient:
     return MlflowClient(uri)
 
 
+EPOCH_LOG_VARIABLE = "HPO_EPOCH_LOG_SECONDS"
+DEFAULT_EPOCH_LOG_S, MAX_EPOCH_LOG_S = 10, 3600
+
+
+def epoch_log_seconds() -> int:
+    """HPO_EPOCH_LOG_SECONDS: a running job writes the epochs it trained at least this often, and
+    the rest with its end (0: each epoch as it ends). One write per short job instead of one per
+    epoch; an epoch of a long job still shows as it ends."""
+    text = os.environ.get(EPOCH_LOG_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_EPOCH_LOG_S
+    if not text.isdigit() or int(text) > MAX_EPOCH_LOG_S:
+        raise UserError(f"{EPOCH_LOG_VARIABLE}={text!r} is not a number of seconds from 0 to {MAX_EPOCH_LOG_S}: "
+                        f"unset it for {DEFAULT_EPOCH_LOG_S}")
+    return int(text)
+
+
 def configure() -> str:
     """Point MLflow at tracking_uri(), waiting for a server that stops answering; return it."""
     uri = tracking_uri()
     store_outage.install(uri)
+    epoch_log_seconds()  # a malformed setting stops the stage before any run
     mlflow.set_tracking_uri(uri)
     return uri
 
@@ -475,20 +493,30 @@ def reopen_trial_run(run: TrialRun, tags: dict[str, str]) -> None:
 def log_epoch_to(client: MlflowClient, run_id: str, metrics: dict[str, float], epoch: int,
                  tags: dict[str, str] | None = None) -> None:
     """One epoch's metrics (step = epoch), and any tags, in one call."""
+    log_epochs_to(client, run_id, [(epoch, metrics, None)], tags)
+
+
+def log_epochs_to(client: MlflowClient, run_id: str, epochs: list[tuple[int, dict[str, float], int | None]],
+                  tags: dict[str, str] | None = None) -> None:
+    """Each (epoch, metrics, when: ms since the epoch, None: now) at step = epoch, and any tags,
+    in one call (at most 1000 values)."""
     from mlflow.entities import Metric, RunTag
 
     now = int(time.time() * 1000)
-    client.log_batch(run_id, metrics=[Metric(k, v, now, epoch) for k, v in metrics.items()],
+    client.log_batch(run_id, metrics=[Metric(k, v, now if when is None else when, epoch)
+                                      for epoch, metrics, when in epochs for k, v in metrics.items()],
                      tags=[RunTag(k, v) for k, v in (tags or {}).items()])
     store_outage.answered()
 
 
 def end_trial_run(client: MlflowClient, run_id: str, status: str, metrics: dict[str, float] | None = None,
-                  step: int = 0, error: str | None = None, tags: dict[str, str] | None = None) -> None:
-    """A job's end: its closing metrics (step = the epoch it stopped at) and `tags`, then `status`
-    as the run's state (the one record of a trial's state); a failure's reason as tag `error`."""
-    log_epoch_to(client, run_id, metrics or {}, step,
-                 (tags or {}) | ({"error": one_line(error, 4000)} if error is not None else {}))
+                  step: int = 0, error: str | None = None, tags: dict[str, str] | None = None,
+                  earlier: list[tuple[int, dict[str, float], int | None]] = ()) -> None:
+    """A job's end: the epochs not logged yet (`earlier`, as log_epochs_to takes them), its
+    closing metrics (step = the epoch it stopped at) and `tags`, then `status` as the run's state
+    (the one record of a trial's state); a failure's reason as tag `error`."""
+    log_epochs_to(client, run_id, [*earlier, (step, metrics or {}, None)],
+                  (tags or {}) | ({"error": one_line(error, 4000)} if error is not None else {}))
     client.set_terminated(run_id, status)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,7 @@ _DATA: OrderedDict = OrderedDict()  # a few splits, most recently used last
 _KEPT_SPLITS = 4
 _BACKBONES: dict = {}  # (prepared profile, seed, file) -> backbone factory; the model pool hangs on it
 _CACHES: dict = {}  # cache settings -> FeatureCache
+EPOCH_LOG_MAX = 100  # epochs a job holds back at most (tracking.epoch_log_seconds; one write takes 1000 values)
 
 
 def forget() -> None:
@@ -101,26 +103,33 @@ def _publish(partial: Path, target: Path) -> None:
 
 
 def train_job(spec: TrialSpec) -> Outcome:
-    """Train epochs spec.start -> spec.stop of one trial, logging each epoch to its run; end the
+    """Train epochs spec.start -> spec.stop of one trial, logging its epochs to its run; end the
     run FINISHED (`epochs`, and the test accuracy where scored, logged at step = stop) or FAILED
     with tag `error`.
     A failure of the trial is an Outcome with that error; an interrupt ends the run KILLED."""
     client = tracking.client(spec.tracking_uri)
+    log_every = tracking.epoch_log_seconds()
     trained = []
+    pending: list[tuple[int, dict, int]] = []  # (epoch, metrics, when it ended in ms) not yet written
     # Which process trained the job, said with its first write (no call of its own)
-    worker = {tracking.WORKER_TAG: tracking.this_process()}
+    written = {"at": time.monotonic(), "tags": {tracking.WORKER_TAG: tracking.this_process()}}
 
     def report(m) -> None:
         trained.append(m)
-        if m.epoch < spec.stop:  # the last epoch is logged with the job's end, in the same call
+        if m.epoch == spec.stop:  # the last epoch is logged with the job's end, in the same call
+            return
+        pending.append((m.epoch, m.metrics(), int(time.time() * 1000)))
+        if time.monotonic() - written["at"] >= log_every or len(pending) >= EPOCH_LOG_MAX:
             with timing.phase("tracking"):
-                tracking.log_epoch_to(client, spec.run_id, m.metrics(), m.epoch, worker if len(trained) == 1 else None)
+                tracking.log_epochs_to(client, spec.run_id, pending, written.pop("tags", None))
+            pending.clear()
+            written["at"] = time.monotonic()
 
     def end(status: str, closing: dict | None = None, error: str | None = None) -> None:
         held = trained[-1].metrics() if trained and trained[-1].epoch == spec.stop else {}
         with timing.phase("tracking"):
             tracking.end_trial_run(client, spec.run_id, status, {**held, **(closing or {})}, step=spec.stop,
-                                   error=error, tags=worker if len(trained) <= 1 else None)
+                                   error=error, tags=written.pop("tags", None), earlier=pending)
 
     try:
         with timing.phase("data"):

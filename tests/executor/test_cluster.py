@@ -32,7 +32,8 @@ class Study:
         self.root, self.uri, self.log = root, uri, root / "hpo.log"
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_EXPERIMENT")},
                     "MLFLOW_TRACKING_URI": uri, "HPO_CHECKPOINT_DIR": str(root / "checkpoints"),
-                    "PYTHONUNBUFFERED": "1"}
+                    # each epoch written as it ends: the tests catch jobs part-way through
+                    "HPO_EPOCH_LOG_SECONDS": "0", "PYTHONUNBUFFERED": "1"}
         self.client = MlflowClient(uri)
         self.client.search_experiments()  # the schema now: polling a store a starting study creates races it
         self.since = int(time.time() * 1000)
