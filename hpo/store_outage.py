@@ -18,6 +18,7 @@ import time
 
 from urllib3.util.retry import Retry
 
+from hpo import settings
 from hpo.errors import UserError
 
 WAIT_VARIABLE = "HPO_TRACKING_WAIT"
@@ -35,13 +36,7 @@ class TrackingOutage(UserError):
 
 def wait_seconds() -> int:
     """HPO_TRACKING_WAIT: how long a study waits for a tracking server that stops answering."""
-    text = os.environ.get(WAIT_VARIABLE, "").strip()
-    if not text:
-        return DEFAULT_WAIT_S
-    if not text.isdigit() or int(text) > MAX_WAIT_S:
-        raise UserError(f"{WAIT_VARIABLE}={text!r} is not a number of seconds from 0 to {MAX_WAIT_S}: "
-                        f"unset it for {DEFAULT_WAIT_S}")
-    return int(text)
+    return settings.seconds(WAIT_VARIABLE, DEFAULT_WAIT_S, MAX_WAIT_S)
 
 
 def pause(retry: int) -> float:

@@ -20,7 +20,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from hpo import store_outage
+from hpo import settings, store_outage
 from hpo.errors import UserError, one_line
 from hpo.jobs import Outcome
 from hpo.mlflow_ui import DESCRIPTION_TAG, EXPERIMENT_KIND_TAG, MODEL_TRAINING
@@ -53,6 +53,7 @@ def check_store(uri: str | None = None) -> None:
     """Fail within seconds, with one line, where the tracking store cannot be reached or read."""
     uri = uri or tracking_uri()
     store_outage.wait_seconds()  # a malformed HPO_TRACKING_WAIT is said before any work too
+    epoch_log_seconds()  # and HPO_EPOCH_LOG_SECONDS
     fix = "start its server or fix MLFLOW_TRACKING_URI (unset, it is sqlite:///mlflow.db)"
     path = sqlite_path(uri)
     if path is not None:  # MLflow retries a path it cannot open for two minutes
@@ -98,20 +99,13 @@ def epoch_log_seconds() -> int:
     """HPO_EPOCH_LOG_SECONDS: a running job writes the epochs it trained at least this often, and
     the rest with its end (0: each epoch as it ends). One write per short job instead of one per
     epoch; an epoch of a long job still shows as it ends."""
-    text = os.environ.get(EPOCH_LOG_VARIABLE, "").strip()
-    if not text:
-        return DEFAULT_EPOCH_LOG_S
-    if not text.isdigit() or int(text) > MAX_EPOCH_LOG_S:
-        raise UserError(f"{EPOCH_LOG_VARIABLE}={text!r} is not a number of seconds from 0 to {MAX_EPOCH_LOG_S}: "
-                        f"unset it for {DEFAULT_EPOCH_LOG_S}")
-    return int(text)
+    return settings.seconds(EPOCH_LOG_VARIABLE, DEFAULT_EPOCH_LOG_S, MAX_EPOCH_LOG_S)
 
 
 def configure() -> str:
     """Point MLflow at tracking_uri(), waiting for a server that stops answering; return it."""
     uri = tracking_uri()
     store_outage.install(uri)
-    epoch_log_seconds()  # a malformed setting stops the stage before any run
     mlflow.set_tracking_uri(uri)
     return uri
 
