@@ -484,20 +484,13 @@ def reopen_trial_run(run: TrialRun, tags: dict[str, str]) -> None:
     store_outage.answered()
 
 
-def log_epoch_to(client: MlflowClient, run_id: str, metrics: dict[str, float], epoch: int,
-                 tags: dict[str, str] | None = None) -> None:
-    """One epoch's metrics (step = epoch), and any tags, in one call."""
-    log_epochs_to(client, run_id, [(epoch, metrics, None)], tags)
-
-
-def log_epochs_to(client: MlflowClient, run_id: str, epochs: list[tuple[int, dict[str, float], int | None]],
+def log_epochs_to(client: MlflowClient, run_id: str, epochs: list[tuple[int, dict[str, float], int]],
                   tags: dict[str, str] | None = None) -> None:
-    """Each (epoch, metrics, when: ms since the epoch, None: now) at step = epoch, and any tags,
-    in one call (at most 1000 values)."""
+    """Each (epoch, metrics, when: ms since 1970) at step = epoch, and any tags, in one call (at
+    most 1000 values)."""
     from mlflow.entities import Metric, RunTag
 
-    now = int(time.time() * 1000)
-    client.log_batch(run_id, metrics=[Metric(k, v, now if when is None else when, epoch)
+    client.log_batch(run_id, metrics=[Metric(k, v, when, epoch)
                                       for epoch, metrics, when in epochs for k, v in metrics.items()],
                      tags=[RunTag(k, v) for k, v in (tags or {}).items()])
     store_outage.answered()
@@ -505,11 +498,11 @@ def log_epochs_to(client: MlflowClient, run_id: str, epochs: list[tuple[int, dic
 
 def end_trial_run(client: MlflowClient, run_id: str, status: str, metrics: dict[str, float] | None = None,
                   step: int = 0, error: str | None = None, tags: dict[str, str] | None = None,
-                  earlier: list[tuple[int, dict[str, float], int | None]] = ()) -> None:
+                  earlier: list[tuple[int, dict[str, float], int]] = ()) -> None:
     """A job's end: the epochs not logged yet (`earlier`, as log_epochs_to takes them), its
     closing metrics (step = the epoch it stopped at) and `tags`, then `status` as the run's state
     (the one record of a trial's state); a failure's reason as tag `error`."""
-    log_epochs_to(client, run_id, [*earlier, (step, metrics or {}, None)],
+    log_epochs_to(client, run_id, [*earlier, (step, metrics or {}, int(time.time() * 1000))],
                   (tags or {}) | ({"error": one_line(error, 4000)} if error is not None else {}))
     client.set_terminated(run_id, status)
 

@@ -86,7 +86,8 @@ def test_a_short_outage_is_waited_for_and_said(server, wait, capsys):
     restart = threading.Timer(3, server.start)
     restart.start()
     started = time.monotonic()
-    tracking.log_epoch_to(client, run_id, {"val_accuracy": 0.5}, 1)  # blocks until the server is back
+    # blocks until the server is back
+    tracking.log_epochs_to(client, run_id, [(1, {"val_accuracy": 0.5}, int(time.time() * 1000))])
     restart.join()
     err = capsys.readouterr().err
     assert f"the tracking server {server.url} does not answer (connection refused): waiting up to 60 s" in err
@@ -101,7 +102,7 @@ def test_a_longer_outage_is_an_error_in_one_line(server, wait, capsys):
     try:
         started = time.monotonic()
         with pytest.raises(MlflowException) as raised:
-            tracking.log_epoch_to(client, run_id, {"val_accuracy": 0.5}, 1)
+            tracking.log_epochs_to(client, run_id, [(1, {"val_accuracy": 0.5}, int(time.time() * 1000))])
         assert time.monotonic() - started < 3 + 2 * 2 + 5  # the pauses, their jitter, the attempts
         assert store_outage.is_outage(raised.value)
         assert not store_outage.is_outage(MlflowException("RESOURCE_DOES_NOT_EXIST"))
