@@ -5,28 +5,57 @@ Keras builds and traces a new tf.data pipeline in every `fit` call on arrays (0.
 per job, as long as a short job's validation). Its order is one permutation of the examples,
 drawn inside that pipeline by `tf.random.shuffle` from TensorFlow's global seed; the pipeline's
 iterator is made anew each epoch, so every epoch of one `fit` visits the same permutation. Here
-that permutation is drawn eagerly with the same seeds, just after the seed is set, and written
-into a variable that the kept pipeline reads: the same batches of the same examples, so the same
-curve. Whether the eager draw equals Keras' is checked against Keras' own pipeline once per
-process (and by tests); where it does not (another TensorFlow), training takes Keras' path.
+that permutation is drawn eagerly, by the stateless form of the same shuffle with the seeds
+TensorFlow derives from the job's seed, and written into a variable that the kept pipeline
+reads: the same batches of the same examples, so the same curve, without setting TensorFlow's
+global seed (see seed_job). Whether the draw equals Keras' is checked against Keras' own
+pipeline once per process (and by tests); where it does not (another TensorFlow), training
+takes Keras' path, under TensorFlow's global seed.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import warnings
 
 import keras
 import numpy as np
 
 _SEED2 = 0  # the op seed Keras' in-pipeline shuffle draws with, under the global seed
+_MAXINT32 = 2**31 - 1
+_PHILOX = 1  # TensorFlow's RNG_ALG_PHILOX, the generator of its stateful shuffle
 _draws_like_keras: bool | None = None  # checked on the first draw of this process
+
+
+def seed_job(seed: int) -> None:
+    """What keras.utils.set_random_seed seeds (Python, NumPy, Keras' global generator) except
+    TensorFlow's global seed. Setting that clears every kernel TensorFlow has made, the traced
+    training and evaluation steps' too: each is instantiated again (its graph optimised) in the
+    next job, about a sixth of a short job's time. The one thing a job drew from it, the order
+    of its batches, TrainingBatches draws with explicit seeds; Keras' own pipeline (the
+    fallback) is given the global seed where it is used."""
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+    from keras.src.utils.rng_utils import GLOBAL_RANDOM_SEED
+
+    global_state.set_global_attribute(GLOBAL_RANDOM_SEED, seed)
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def shuffle_seeds(seed: int) -> tuple[int, int]:
+    """The (seed, seed2) of Keras' in-pipeline shuffle under global seed `seed`, as TensorFlow's
+    random_seed.get_seed derives them (a pair (0, 0) would mean "not seeded")."""
+    seeds = seed % _MAXINT32, _SEED2 % _MAXINT32
+    return (0, _MAXINT32) if seeds == (0, 0) else seeds
 
 
 class TrainingBatches:
     """The training inputs `x` (a tensor or a list of them) and labels `y`, kept between trials.
-    `fit_args(batch_size, class_weight)` gives fit's data arguments for one job; call it once
-    per `fit`, right after the job's seed was set."""
+    `fit_args(batch_size, class_weight, seed)` gives fit's data arguments for one job, its
+    batches in the order Keras would draw under global seed `seed`."""
 
     def __init__(self, x, y):
         self.x, self.y = x, y
@@ -36,15 +65,21 @@ class TrainingBatches:
         # process trains one job at a time (the model pool assumes the same)
         self._order = None
 
-    def fit_args(self, batch_size: int, class_weight: tuple | None) -> dict:
+    def fit_args(self, batch_size: int, class_weight: tuple | None, seed: int) -> dict:
         keras_path = {"x": self.x, "y": self.y, "batch_size": batch_size, "shuffle": True,
                       "class_weight": dict(enumerate(class_weight)) if class_weight else None}
         if keras.backend.backend() != "tensorflow":
+            keras.utils.set_random_seed(seed)
             return keras_path
         import tensorflow as tf
 
-        order = tf.random.shuffle(tf.range(self.n, dtype=tf.int64), seed=_SEED2)
-        if not _checked(order):
+        # The first draw of TensorFlow's stateful shuffle at these seeds, without its state
+        seed1, seed2 = shuffle_seeds(seed)
+        order = tf.raw_ops.StatelessShuffle(value=tf.range(self.n, dtype=tf.int64),
+                                            key=tf.constant([seed1], tf.uint64),
+                                            counter=tf.constant([0, seed2], tf.uint64), alg=_PHILOX)
+        if not _checked(order, seed):
+            keras.utils.set_random_seed(seed)
             return keras_path
         if self._order is None:
             self._order = tf.Variable(order, trainable=False, name="training_order")
@@ -90,18 +125,20 @@ class TrainingBatches:
         return batches.map(batch, num_parallel_calls=tf.data.AUTOTUNE).with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
-def keras_order(n: int) -> np.ndarray:
-    """The permutation Keras' own pipeline draws for n examples under the current global seed."""
+def keras_order(n: int, seed: int) -> np.ndarray:
+    """The permutation Keras' own pipeline draws for n examples under global seed `seed`."""
+    import tensorflow as tf
     from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
 
+    tf.random.set_seed(seed)
     [order] = ArrayDataAdapter(np.arange(n), shuffle=True, batch_size=n).get_tf_dataset()
     return order.numpy()
 
 
-def _checked(order) -> bool:
+def _checked(order, seed: int) -> bool:
     global _draws_like_keras
     if _draws_like_keras is None:
-        _draws_like_keras = bool(np.array_equal(order.numpy(), keras_order(int(order.shape[0]))))
+        _draws_like_keras = bool(np.array_equal(order.numpy(), keras_order(int(order.shape[0]), seed)))
         if not _draws_like_keras:
             warnings.warn("this TensorFlow draws Keras' shuffle order differently: every fit builds Keras' own "
                           "input pipeline (slower, same numbers)", stacklevel=3)

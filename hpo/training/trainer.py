@@ -23,7 +23,7 @@ from hpo.data.images import to_network_input
 from hpo.errors import TrainingDiverged, UserError
 from hpo.models import build_classifier, set_fine_tuned_layers
 from hpo.models.finetune import reset_head
-from hpo.training.batches import TrainingBatches
+from hpo.training.batches import TrainingBatches, seed_job
 from hpo.training.config import TrialConfig
 from hpo.training.feature_cache import FeatureCache
 from hpo.training.frozen import Split, split
@@ -346,7 +346,7 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
     """
     if epochs < 0:
         raise UserError(f"epochs must be >= 0, got {epochs}")
-    keras.utils.set_random_seed(seed)
+    seed_job(seed)
     entry = _compiled(config, data, backbone_factory, min_input_size, seed)
     model, backbone = entry.model, _backbone_of(entry.model)
     start, optimizer_state = 0, None
@@ -354,7 +354,7 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
         entry.weights.loaded = True  # the checkpoint's weights go into every layer, frozen ones too
         with timing.phase("checkpoint read"):
             start, optimizer_state = _read_checkpoint(model, config, resume_from)
-        keras.utils.set_random_seed(seed + start)  # a new data order for the new epochs
+        seed_job(seed + start)  # and a new data order for the new epochs (fit_args below)
     result = TrialResult(config, epochs_done=start)
     trained, inputs = model, None
     sets = (data.x_train, data.x_val, data.x_test)
@@ -394,7 +394,7 @@ def fine_tune(config: TrialConfig, data: SplitData, epochs: int, resume_from: Pa
 
     if epochs:
         with timing.phase("fit set-up"):
-            trained.fit(**train.fit_args(config.batch_size, class_weight), epochs=start + epochs,
+            trained.fit(**train.fit_args(config.batch_size, class_weight, seed + start), epochs=start + epochs,
                         initial_epoch=start, validation_data=_kept_inputs("eval", *val_set),
                         validation_batch_size=EVAL_BATCH, verbose=0,
                         callbacks=[_EpochReporter(result, on_epoch, new_model,
