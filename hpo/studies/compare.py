@@ -68,7 +68,7 @@ def _method_overheads(results: list[MethodResult]) -> str:
     for method in dict.fromkeys(r.method for r in results):
         wall = sum(r.worker_seconds for r in results if r.method == method)
         train = sum(r.train_seconds for r in results if r.method == method)
-        shares.append(f"{method} {1 - train / wall:.0%}" if wall > 0 else f"{method} -")
+        shares.append(f"{method} {1 - train / wall:.1%}" if wall > 0 else f"{method} -")
     return ", ".join(shares)
 
 
@@ -134,7 +134,7 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
         tracking.log_metrics({"wall_seconds": wall, "overhead_fraction": overhead})
     remove_checkpoints(study.info.run_id)
     of = "it" if workers == 1 else f"its {workers} workers' time"
-    print(f"\ncompare took {wall:.0f} s; {overhead:.0%} of {of} outside Keras' training epochs "
+    print(f"\ncompare took {wall:.0f} s; {overhead:.1%} of {of} outside Keras' training epochs "
           f"(suggesting, model building, evaluation, logging, reading back; {_method_overheads(results)})")
     print(f"\n{TABLE6_CAPTION}\n")
     print(markdown, flush=True)
