@@ -66,11 +66,18 @@ class TrainingBatches:
         self._order = None
 
     def fit_args(self, batch_size: int, class_weight: tuple | None, seed: int) -> dict:
-        keras_path = {"x": self.x, "y": self.y, "batch_size": batch_size, "shuffle": True,
-                      "class_weight": dict(enumerate(class_weight)) if class_weight else None}
-        if keras.backend.backend() != "tensorflow":
-            keras.utils.set_random_seed(seed)
-            return keras_path
+        kept = self._kept_pipeline(batch_size, class_weight, seed)
+        if kept is not None:
+            return {"x": kept, "shuffle": False}  # the pipeline is the shuffle
+        keras.utils.set_random_seed(seed)  # Keras' own pipeline draws its order from the global seed
+        return {"x": self.x, "y": self.y, "batch_size": batch_size, "shuffle": True,
+                "class_weight": dict(enumerate(class_weight)) if class_weight else None}
+
+    def _kept_pipeline(self, batch_size: int, class_weight: tuple | None, seed: int):
+        """The kept pipeline over this job's order; None where Keras' own must serve (another
+        backend, or a TensorFlow that draws the order differently)."""
+        if keras.backend.backend() != "tensorflow" or _draws_like_keras is False:
+            return None
         import tensorflow as tf
 
         # The first draw of TensorFlow's stateful shuffle at these seeds, without its state
@@ -79,8 +86,7 @@ class TrainingBatches:
                                             key=tf.constant([seed1], tf.uint64),
                                             counter=tf.constant([0, seed2], tf.uint64), alg=_PHILOX)
         if not _checked(order, seed):
-            keras.utils.set_random_seed(seed)
-            return keras_path
+            return None
         if self._order is None:
             self._order = tf.Variable(order, trainable=False, name="training_order")
         else:
@@ -88,7 +94,7 @@ class TrainingBatches:
         key = (batch_size, tuple(class_weight) if class_weight else None)
         if key not in self._pipelines:
             self._pipelines[key] = self._pipeline(batch_size, class_weight)
-        return {"x": self._pipelines[key], "shuffle": False}  # the pipeline is the shuffle
+        return self._pipelines[key]
 
     def _pipeline(self, batch_size: int, class_weight: tuple | None):
         """Batch i holds the examples at order[i*b:(i+1)*b], the last one partial, as Keras cuts
@@ -141,5 +147,5 @@ def _checked(order, seed: int) -> bool:
         _draws_like_keras = bool(np.array_equal(order.numpy(), keras_order(int(order.shape[0]), seed)))
         if not _draws_like_keras:
             warnings.warn("this TensorFlow draws Keras' shuffle order differently: every fit builds Keras' own "
-                          "input pipeline (slower, same numbers)", stacklevel=3)
+                          "input pipeline (slower, same numbers)", stacklevel=4)
     return _draws_like_keras
