@@ -373,6 +373,14 @@ def _same_value(old: str, new: str) -> bool:
         return False
 
 
+def set_run_tags(run_id: str, tags: dict[str, str]) -> None:
+    """Tags of a run given by id, in one call."""
+    from mlflow.entities import RunTag
+
+    client().log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+    store_outage.answered()
+
+
 def log_params(params: dict) -> None:
     """Log parameters; `mlflow run` has already logged its -P values, which must agree."""
     run_id = mlflow.active_run().info.run_id
@@ -524,11 +532,12 @@ class TrialRun:
         return set(self.params) == {str(k) for k in config} and all(
             _same_value(self.params[str(k)], str(v)) for k, v in config.items())
 
-    def recorded_job(self, start: int, stop: int) -> Outcome | None:
+    def recorded_job(self, start: int, stop: int, failed_too: bool = False) -> Outcome | None:
         """The outcome of its job start -> stop if the store holds it: the job finished (`epochs`
         was logged at step `stop`; its test accuracy too where it was scored) or diverged on the
-        way; None otherwise. (Read once: jobs this process trains later come after the first job
-        the store lacked.)"""
+        way, or with `failed_too` (a job whose failure its method was told) failed in any way,
+        charged the epochs it logged; None otherwise. (Read once: jobs this process trains later
+        come after the first job the store lacked.)"""
         if self.val is None:
             client = MlflowClient()
             self.val = {m.step: m.value for m in sorted(client.get_metric_history(self.run_id, "val_accuracy"),
@@ -541,6 +550,9 @@ class TrialRun:
         last = max(self.val, default=0)
         if self.status == "FAILED" and error.startswith("TrainingDiverged") and start < last <= stop:
             return Outcome(math.nan, math.nan, last - start, error=error, recorded=True)
+        if self.status == "FAILED" and failed_too:
+            return Outcome(math.nan, math.nan, sum(start < step <= stop for step in self.val),
+                           error=error or "failed", recorded=True)
         return None
 
 

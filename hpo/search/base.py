@@ -6,6 +6,10 @@ asynchronous: `next_job` answers a job (which the method from then on counts as 
 (jobs are in flight and none can start until one of them reports) or DONE (no more jobs; those
 in flight still report); `tell` hands back the result of a job, keyed by its trial id. The loop
 (hpo/search/loop.py) pays each job from the `Budget` before it runs.
+
+A method is deterministic given its seed, the budget it is asked with and the order of its
+`next_job` and `tell` calls, and answering WAIT or DONE changes nothing in it (DONE is final): a
+rerun replays the recorded hand-outs and results (hpo/search/events.py) and gets the same jobs.
 """
 
 from __future__ import annotations

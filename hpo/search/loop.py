@@ -6,6 +6,11 @@ anything: `slots` jobs may be in flight at once, `submit` hands one over, `resul
 at least one submitted job has ended and returns the ended ones. The method is asked again
 whenever a slot is free, and after every result while it answered WAIT.
 
+Every hand-out and every result told is an event (hpo/search/events.py) appended to the
+search's record; a search with a record replays its events first, in their order, with nothing
+trained, then goes on live on the driver's slots, starting with the jobs the record handed out
+but never told (in flight when it stopped).
+
 A job's test accuracy is reported only if the job is its method's best (SearchResult.best), so
 `submit` also passes the best validation accuracy told so far: a job that ends below it need
 not score the test set (a job that ends equal to it may, if results come back in another order).
@@ -15,13 +20,15 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from hpo import timing
 from hpo.budget import Budget
 from hpo.jobs import best_job
-from hpo.search.base import DONE, WAIT, Job, Method, Outcome
+from hpo.search.base import DONE, WAIT, Job, Method, Outcome, Signal
+from hpo.search.events import ASK, TELL, Event, MemoryRecord, Record, RecordMismatch
 
 
 class Driver(Protocol):
@@ -37,6 +44,8 @@ class SearchResult:
     method: str
     budget_used: int
     jobs: list[tuple[Job, Outcome]] = field(default_factory=list)  # in the order the method was told
+    events: list[Event] = field(default_factory=list)  # every hand-out and every result told, in order
+    handed_out: list[Job] = field(default_factory=list)
     wall_seconds: float = 0.0
     slots: int = 1  # jobs the driver ran at once
 
@@ -90,21 +99,71 @@ def _print(line: str) -> None:
 
 
 def run_search(method: Method, budget: Budget, driver: Driver, label: str = "",
-               progress: Callable[[str], None] | None = _print) -> SearchResult:
-    """Run `method` to its end under `budget`; `label` starts each progress line."""
+               progress: Callable[[str], None] | None = _print, record: Record | None = None) -> SearchResult:
+    """Run `method` to its end under `budget`; `label` starts each progress line. With a
+    `record` (hpo/search/events.py), its events are replayed first, nothing trained, and every
+    new event is appended to it."""
+    record = record or MemoryRecord()
     result, in_flight = SearchResult(method.name, 0), {}
     started, submitted_at = time.perf_counter(), {}
-    done = False
-    while True:
-        while not done and len(in_flight) < driver.slots:
-            with timing.phase("suggest"):
-                job = method.next_job(budget.remaining)
-            if job is DONE:
-                done = True
-            if job in (WAIT, DONE):
-                break
+
+    def ask(event: Event | None = None) -> Job | Signal:
+        with timing.phase("suggest"):
+            job = method.next_job(budget.remaining)
+        if event is not None and not (isinstance(job, Job) and Event.of(ASK, job) == event):
+            got = job.value if isinstance(job, Signal) else Event.of(ASK, job).describe()
+            raise RecordMismatch(f"{label or method.name}: event {len(result.events)} of the record "
+                                 f"{event.describe()}, the method now answers {got}: it changed since; "
+                                 "rerun with --restart")
+        if isinstance(job, Job):
+            if event is not None and not record.matches(job):
+                raise RecordMismatch(f"trial {job.trial} of this study was recorded with another configuration "
+                                     f"than {job.config}: the store cannot be replayed; rerun with --restart")
             budget.charge(job.trial, job.epochs)
             in_flight[job.trial] = job
+            result.handed_out.append(job)
+            result.events.append(Event.of(ASK, job))
+            if event is None:
+                record.append(result.events[-1])
+        return job
+
+    def tell(job: Job, outcome: Outcome, recorded: bool) -> None:
+        del in_flight[job.trial]
+        budget.refund(job.trial, job.epochs - outcome.epochs_trained)
+        with timing.phase("suggest"):
+            method.tell(job, outcome.score)
+        result.jobs.append((job, outcome))
+        result.events.append(Event.of(TELL, job))
+        if not recorded:
+            record.append(result.events[-1])
+        if progress:
+            seconds = time.perf_counter() - submitted_at.pop(job.trial, started)
+            progress(_line(label, job, outcome, budget, result, seconds))
+
+    for event in record.recorded():  # what happened before, in its order: nothing trained
+        if event.kind == ASK:
+            ask(event)
+            continue
+        job = in_flight.get(event.trial)
+        outcome = record.outcome(job) if job is not None and Event.of(TELL, job) == event else None
+        if outcome is None:
+            raise RecordMismatch(f"{label or method.name}: event {len(result.events)} of the record "
+                                 f"{event.describe()}, which the store does not hold: rerun with --restart")
+        tell(job, outcome, recorded=True)
+
+    backlog = deque(in_flight.values())  # handed out in the record, never told: they go first
+    done = False
+    while True:
+        while len(in_flight) - len(backlog) < driver.slots:
+            if backlog:
+                job = backlog.popleft()
+            else:
+                if done:
+                    break
+                job = ask()
+                done = job is DONE
+                if job in (WAIT, DONE):
+                    break
             submitted_at[job.trial] = time.perf_counter()
             best = result.best_val
             driver.submit(job, -math.inf if math.isnan(best) else best)
@@ -113,13 +172,7 @@ def run_search(method: Method, budget: Budget, driver: Driver, label: str = "",
                 break
             raise MethodStalled(f"{method.name} answered WAIT with no job in flight")
         for job, outcome in driver.results():
-            del in_flight[job.trial]
-            budget.refund(job.trial, job.epochs - outcome.epochs_trained)
-            with timing.phase("suggest"):
-                method.tell(job, outcome.score)
-            result.jobs.append((job, outcome))
-            if progress:
-                progress(_line(label, job, outcome, budget, result, time.perf_counter() - submitted_at.pop(job.trial)))
+            tell(job, outcome, recorded=False)
     result.budget_used, result.wall_seconds, result.slots = budget.spent, time.perf_counter() - started, driver.slots
     return result
 

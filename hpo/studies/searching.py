@@ -89,7 +89,8 @@ def search(method: Method, budget: int, profile, seed: int, dataset: str, tags: 
            checkpoints: Path | None = None, subset: str | None = None, weighted: bool = False,
            score_test: bool = True, search_seed: int | None = None, test_every_epoch: bool = False) -> SearchResult:
     """Run `method` under `budget` epochs; each trial a run nested under the active run, tagged
-    with `tags`; jobs the store already holds are read back, not trained. The test set is scored
+    with `tags`; the search's recorded events are replayed first (hpo/search/events.py), the
+    jobs the store holds read back, not trained. The test set is scored
     where the best job's test accuracy may be needed (never, without `score_test`). Trial t
     trains with search_seed + t (default: the prepare `seed`). `test_every_epoch`: every epoch
     logs its test accuracy and seconds too (a recorded table)."""
@@ -100,10 +101,15 @@ def search(method: Method, budget: int, profile, seed: int, dataset: str, tags: 
     driver = cluster.driver(trials.launch)
     tracking.set_tags({"workers": str(driver.slots)})
     try:
-        result = run_search(method, Budget(budget), driver, label)
+        result = run_search(method, Budget(budget), driver, label, record=trials)
     except BaseException:
         driver.cancel()  # jobs still running on other workers
+        try:
+            trials.flush()  # the results told since the last write: more of the record to replay
+        except Exception:  # a store that is gone: those events are lost, their jobs read back
+            pass
         raise
+    trials.flush()
     # With several workers, ASHA's and TPE's decisions follow the order results arrived in
     tracking.log_text(told_order(result), "told_order.csv")
     return result
