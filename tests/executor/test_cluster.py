@@ -1,6 +1,8 @@
 """Studies on a Dask cluster: `hpo compare --workers 2` (a LocalCluster) logging to the PostgreSQL-
-backed `mlflow server` of scripts/server.sh; a worker killed with SIGKILL mid-trial; a worker
-that cannot read the data, behind `--scheduler`. Real processes, real training on smoke."""
+backed `mlflow server` of scripts/server.sh, and rerun: every job read back; a worker killed with
+SIGKILL mid-trial; the stage killed twice while TPE and ASHA have jobs in flight, resumed on its
+record of events with 2 workers, then 1; a worker that cannot read the data, behind
+`--scheduler`. Real processes, real training on smoke."""
 
 from __future__ import annotations
 
@@ -18,7 +20,10 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from hpo.executor.trials import recorded_events
 from hpo.search.asha import milestones
+from hpo.search.events import TELL
+from tests.studies.test_resume import JOB_LINE, table
 
 pytestmark = pytest.mark.slow
 
@@ -64,6 +69,30 @@ class Study:
     def steps(self, run) -> list[int]:
         return sorted(m.step for m in self.client.get_metric_history(run.info.run_id, "val_accuracy"))
 
+    def kill_when(self, proc: subprocess.Popen, condition, what: str) -> None:
+        """SIGKILL `proc` as soon as `condition(runs)` holds for the runs in the store."""
+        deadline = time.monotonic() + 600
+        while not condition(self.runs()):
+            assert proc.poll() is None, f"the study ended before {what}: {self.log.read_text()[-2000:]}"
+            assert time.monotonic() < deadline, f"no {what} after 10 minutes"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+
+    def told(self) -> dict[str, list[tuple[int, int, int]]]:
+        """Per method, the results its record in the store says were told, in order."""
+        runs = self.runs()
+        return {m.data.tags["method"]: [(e.trial, e.start, e.stop) for e in recorded_events(
+                    [m.data.tags, *(r.data.tags for r in trials(runs, method=m.data.tags["method"]))])
+                    if e.kind == TELL]
+                for m in runs if "method" in m.data.tags and "trial" not in m.data.tags}
+
+    def trained(self) -> list[tuple[str, int, int, int]]:
+        """The jobs every run of the stage printed as trained (not read back), in order."""
+        return [(m["label"], int(m["trial"]), int(m["start"]), int(m["stop"]))
+                for m in map(JOB_LINE.match, self.log.read_text().splitlines())
+                if m and m["how"] != "read back from the store"]
+
 
 def trials(runs, **tags) -> list:
     return [r for r in runs if "trial" in r.data.tags and all(r.data.tags.get(k) == v for k, v in tags.items())]
@@ -101,6 +130,13 @@ def test_compare_on_two_workers_logs_to_the_postgresql_server(smoke_prepared, tr
     assert len(workers) == 2, workers  # both worker processes trained
     assert "of its 2 workers' time outside Keras' training epochs" in output
 
+    # The same command again follows the record of events: every job read back, the same table
+    trained, logged = len(study.trained()), {r.info.run_id: study.steps(r) for r in trials(runs)}
+    again = study.run("compare", "--profile", "smoke", "--datasets", "digits", "--workers", "2")
+    assert len(study.trained()) == trained and "read back from the store" in again
+    assert {r.info.run_id: study.steps(r) for r in trials(study.runs())} == logged  # no epoch trained
+    assert table(again[len(output):], "Table 6 analogue") == table(output, "Table 6 analogue")
+
 
 def test_a_worker_killed_mid_trial_reruns_its_job_charged_once(smoke_prepared, tracking_server, tmp_path):
     profile, _ = smoke_prepared
@@ -137,6 +173,43 @@ def test_a_worker_killed_mid_trial_reruns_its_job_charged_once(smoke_prepared, t
     assert int(row["epochs charged"]) == int(row["epochs logged"]) == profile.budget.epochs
     anytime = [r for r in csv.DictReader(open(report / "anytime.csv")) if r["method"] == "grid"]
     assert len(anytime) == profile.budget.epochs
+
+
+def test_killed_twice_on_two_workers_the_study_resumes_on_its_record_then_finishes_on_one(
+        smoke_prepared, tracking_server, tmp_path):
+    profile, _ = smoke_prepared
+    study = Study(tmp_path, tracking_server)
+    command = ("compare", "--profile", "smoke", "--datasets", "digits", "--methods", "tpe,asha")
+
+    def in_flight(runs, method, rungs=None):
+        return [r for r in trials(runs, method=method) if r.info.status == "RUNNING" and "worker" in r.data.tags
+                and (rungs is None or r.data.tags.get("rung") in rungs)]
+
+    def tpe_pending(runs):  # TPE told a result and has proposals in flight
+        return any("epochs" in r.data.metrics for r in trials(runs, method="tpe")) and in_flight(runs, "tpe")
+
+    study.kill_when(study.start(*command, "--workers", "2", "--restart"), tpe_pending, "TPE proposals in flight")
+    first = study.told()
+    study.kill_when(study.start(*command, "--workers", "2"), lambda runs: in_flight(runs, "asha", ("1", "2")),
+                    "an ASHA promotion in flight")
+    second = study.told()
+    assert second["tpe"][:len(first["tpe"])] == first["tpe"]  # the rerun followed the record
+    output = study.run(*command, "--workers", "1")
+    assert "Table 6 analogue" in output
+
+    runs = study.runs()
+    assert not [r for r in runs if r.info.status == "RUNNING"]
+    trained = study.trained()
+    assert len(trained) == len(set(trained))  # no finished job trained twice
+    for method in methods(runs):
+        name = method.data.tags["method"]
+        logged = sum(len(set(study.steps(t))) for t in trials(runs, method=name))
+        assert method.data.metrics["budget_used_epochs"] == logged <= profile.budget.epochs  # charged what it logged
+        order = study.client.download_artifacts(method.info.run_id, "told_order.csv", str(tmp_path / name))
+        told = [(int(r["trial"]), int(r["start"]), int(r["stop"])) for r in csv.DictReader(open(order))]
+        assert told[:len(second[name])] == second[name]  # the replayed prefix is the order recorded before
+        assert told == study.told()[name]
+    print(f"\nkilled twice: {len(trained)} jobs trained, {sum(len(t) for t in study.told().values())} told")
 
 
 def _alive(pid: int) -> bool:
