@@ -27,6 +27,18 @@ def milestones(r: int, R: int, eta: int, s: int) -> list[int]:
     return out
 
 
+def first_rung(profile) -> int:
+    """The epochs of ASHA's first job on `profile` (ValueError: its settings fit no rung)."""
+    a = profile.asha
+    return milestones(a.r, a.R, a.eta, a.s)[0]
+
+
+def top_rung(profile) -> int:
+    """The epochs a trial ASHA promotes to the top has trained."""
+    a = profile.asha
+    return milestones(a.r, a.R, a.eta, a.s)[-1]
+
+
 class SpaceSampler(Searcher):
     """Random configurations from one seeded ConfigSpace: the same seed, the same sequence."""
 

@@ -11,13 +11,13 @@ from hpo.budget import Budget
 from hpo.executor.simulated import SimulatedDriver
 from hpo.jobs import Job, Outcome
 from hpo.profiles import load_profile
-from hpo.search import METHODS
 from hpo.search.events import ASK, TELL, Event, MemoryRecord, RecordMismatch
 from hpo.search.loop import run_search
+from hpo.search.registry import entry, names
 
 PROFILE = load_profile("embedded")
 FIXED = {"input_size": 32, "batch_size": 32}
-METHOD_NAMES = ["grid", "random", "tpe", "asha"]
+METHOD_NAMES = names()  # every registered method
 
 
 def _draw(job: Job) -> random.Random:
@@ -56,7 +56,7 @@ class Workers(SimulatedDriver):
 def search(name: str, slots: int, record: MemoryRecord | None = None):
     workers = Workers(slots)
     budget = Budget(PROFILE.budget.epochs)
-    result = run_search(METHODS[name](PROFILE, 3, FIXED), budget, workers, progress=None, record=record)
+    result = run_search(entry(name).build(PROFILE, 3, FIXED), budget, workers, progress=None, record=record)
     return result, budget, workers
 
 
@@ -124,12 +124,12 @@ def test_the_jobs_in_flight_at_the_kill_train_first_then_the_search_goes_on_live
 
 def test_a_record_the_method_no_longer_makes_is_refused():
     live, _, _ = search("tpe", 2)
-    other = METHODS["tpe"](PROFILE, 4, FIXED)  # another seed: other configurations
+    other = entry("tpe").build(PROFILE, 4, FIXED)  # another seed: other configurations
     with pytest.raises(RecordMismatch, match="another configuration"):
         run_search(other, Budget(PROFILE.budget.epochs), Workers(2), progress=None, record=kill(live, 6))
     grid = kill(search("grid", 1)[0], 4)
     with pytest.raises(RecordMismatch, match="event 0 of the record handed out trial 0 epochs 0->25"):
-        run_search(METHODS["grid"](PROFILE, 3, FIXED), Budget(10), Workers(1), progress=None, record=grid)
+        run_search(entry("grid").build(PROFILE, 3, FIXED), Budget(10), Workers(1), progress=None, record=grid)
 
 
 def test_an_event_reads_back_from_its_text():

@@ -1,0 +1,120 @@
+"""The one home of what a method is. Every other part of the suite (the stages, replay, the
+report, the CLI) asks the registry, and names no method itself.
+
+An entry says how to build the method from a profile and a search seed, how tables and figures
+show it, the checks before its search starts, whether its trials resume from checkpoints, and the
+longest job it can ask for (what a recorded table must cover). The built-in methods are
+registered below, in the order tables list them; an installed package adds its own through the
+entry-point group `hpo.methods`, each entry point naming a `MethodEntry` (or a function that
+returns one), as pytest and MLflow plugins do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
+from typing import Callable
+
+from hpo.errors import UserError
+from hpo.search.base import Method
+
+ENTRY_POINT_GROUP = "hpo.methods"
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    name: str  # what --methods, tags and run names say
+    label: str  # what tables and figures say
+    colour: str  # its colour in figures (a Matplotlib colour)
+    build: Callable[..., Method]  # (profile, search seed, fixed hyperparameters) -> a new Method
+    first_job: Callable[[object], int]  # the epochs its first job needs, for a profile (ValueError: bad settings)
+    longest_job: Callable[[object], int]  # the most epochs one trial trains to, for a profile
+    resumable: bool = False  # promoted trials resume from checkpoints (kept with the study)
+    study_ii: bool = False  # one of the paper's four, which Study II runs by default
+    describe: Callable[[object], str] | None = None  # its plan for a profile, printed before its search
+
+    def check(self, profile, budget: int) -> None:
+        """What is wrong with running it on `profile` under `budget` epochs, found before any run."""
+        try:
+            first = self.first_job(profile)
+        except ValueError as e:
+            raise UserError(f"{self.name} settings of profile {profile.name}: {e}") from None
+        if budget < first:
+            raise UserError(f"budget {budget} cannot pay {self.name}'s first job of {first} epochs")
+
+
+def _built_in() -> list[MethodEntry]:
+    from hpo.search import hyperband
+    from hpo.search.asha import asha, first_rung, top_rung
+    from hpo.search.grid import grid
+    from hpo.search.random import random_search
+    from hpo.search.tpe import tpe
+
+    def per_configuration(profile) -> int:
+        return profile.budget.epochs_per_configuration
+
+    return [
+        MethodEntry("grid", "grid search", "C0", grid, per_configuration, per_configuration, study_ii=True),
+        MethodEntry("random", "random search", "C1", random_search, per_configuration, per_configuration,
+                    study_ii=True),
+        MethodEntry("tpe", "TPE (Bayesian)", "C2", tpe, per_configuration, per_configuration, study_ii=True),
+        MethodEntry("asha", "ASHA", "C3", asha, first_rung, top_rung, resumable=True, study_ii=True),
+        MethodEntry("hyperband", "Hyperband", "C4", hyperband.hyperband, hyperband.first_job, hyperband.longest_job,
+                    resumable=True, describe=lambda p: hyperband.bracket_table(p.asha.R, p.asha.eta)),
+    ]
+
+
+def _installed() -> list[MethodEntry]:
+    """The methods installed packages add (entry-point group hpo.methods)."""
+    found = []
+    for point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            entry = point.load()
+            entry = entry() if callable(entry) and not isinstance(entry, MethodEntry) else entry
+        except Exception as e:  # a broken plug-in names itself, and the suite still runs
+            raise UserError(f"the method plug-in {point.name} ({point.value}) cannot be loaded: "
+                            f"{type(e).__name__}: {e}: fix or uninstall its package") from None
+        if not isinstance(entry, MethodEntry):
+            raise UserError(f"the method plug-in {point.name} ({point.value}) gives {type(entry).__name__}, "
+                            "not an hpo.search.registry.MethodEntry")
+        found.append(entry)
+    return found
+
+
+@cache
+def registry() -> dict[str, MethodEntry]:
+    """Every method, built-in first, by name."""
+    entries: dict[str, MethodEntry] = {}
+    for entry in [*_built_in(), *_installed()]:
+        if entry.name in entries:
+            raise UserError(f"two methods are named {entry.name}: uninstall one of the packages that add it")
+        entries[entry.name] = entry
+    return entries
+
+
+def names() -> list[str]:
+    return list(registry())
+
+
+def study_ii_names() -> list[str]:
+    """The paper's four: what Study II runs when no method is named."""
+    return [name for name, entry in registry().items() if entry.study_ii]
+
+
+def entry(name: str) -> MethodEntry:
+    try:
+        return registry()[name]
+    except KeyError:
+        raise UserError(f"unknown method {name!r}: choose from {', '.join(names())}, or all") from None
+
+
+def resolve(requested: list[str] | None) -> list[str]:
+    """The methods a command names (`all`: every registered one; none: the paper's four), checked."""
+    if not requested:
+        return study_ii_names()
+    if requested == ["all"]:
+        return names()
+    for name in requested:
+        entry(name)
+    return list(requested)
