@@ -115,3 +115,14 @@ def asha(profile, seed: int, fixed: dict | None = None, max_trials_at_R: int | N
     a = profile.asha
     return Asha(SpaceSampler(config_space(profile.space.applied, seed=seed)), a.r, a.R, a.eta, a.s,
                 max_trials_at_R or a.max_trials_at_R)
+
+
+def asha_tpe(profile, seed: int, fixed: dict | None = None) -> Asha:
+    """ASHA whose new configurations come from a TPE model of the results at its largest rung
+    with enough of them (hpo/search/rung_model.py), random for a third of them."""
+    from hpo.search.rung_model import RungModelSearcher
+
+    a = profile.asha
+    method = Asha(RungModelSearcher(profile.space.applied, seed), a.r, a.R, a.eta, a.s, a.max_trials_at_R)
+    method.name = "asha_tpe"
+    return method

@@ -108,6 +108,16 @@ def hyperband(profile, seed: int, fixed: dict | None = None) -> Hyperband:
     return Hyperband(SpaceSampler(config_space(profile.space.applied, seed=seed)), profile.asha.R, profile.asha.eta)
 
 
+def bohb(profile, seed: int, fixed: dict | None = None) -> Hyperband:
+    """BOHB: Hyperband whose new configurations come from a TPE model of the results at the
+    largest rung with enough of them (hpo/search/rung_model.py)."""
+    from hpo.search.rung_model import RungModelSearcher
+
+    method = Hyperband(RungModelSearcher(profile.space.applied, seed), profile.asha.R, profile.asha.eta)
+    method.name = "bohb"
+    return method
+
+
 def first_job(profile) -> int:
     return brackets(profile.asha.R, profile.asha.eta)[0][0][1]
 

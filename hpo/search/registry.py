@@ -46,7 +46,7 @@ class MethodEntry:
 
 def _built_in() -> list[MethodEntry]:
     from hpo.search import hyperband
-    from hpo.search.asha import asha, first_rung, top_rung
+    from hpo.search.asha import asha, asha_tpe, first_rung, top_rung
     from hpo.search.grid import grid
     from hpo.search.random import random_search
     from hpo.search.tpe import tpe
@@ -62,6 +62,10 @@ def _built_in() -> list[MethodEntry]:
         MethodEntry("asha", "ASHA", "C3", asha, first_rung, top_rung, resumable=True, study_ii=True),
         MethodEntry("hyperband", "Hyperband", "C4", hyperband.hyperband, hyperband.first_job, hyperband.longest_job,
                     resumable=True, describe=lambda p: hyperband.bracket_table(p.asha.R, p.asha.eta)),
+        MethodEntry("bohb", "BOHB (Hyperband + TPE)", "C5", hyperband.bohb, hyperband.first_job,
+                    hyperband.longest_job, resumable=True,
+                    describe=lambda p: hyperband.bracket_table(p.asha.R, p.asha.eta)),
+        MethodEntry("asha_tpe", "ASHA + TPE", "C6", asha_tpe, first_rung, top_rung, resumable=True),
     ]
 
 
