@@ -48,7 +48,9 @@ def _built_in() -> list[MethodEntry]:
     from hpo.search import hyperband
     from hpo.search.asha import asha, asha_tpe, first_rung, top_rung
     from hpo.search.grid import grid
+    from hpo.search.optuna_search import optuna_cmaes, optuna_tpe
     from hpo.search.random import random_search
+    from hpo.search.smac_search import smac
     from hpo.search.tpe import tpe
 
     def per_configuration(profile) -> int:
@@ -66,6 +68,10 @@ def _built_in() -> list[MethodEntry]:
                     hyperband.longest_job, resumable=True,
                     describe=lambda p: hyperband.bracket_table(p.asha.R, p.asha.eta)),
         MethodEntry("asha_tpe", "ASHA + TPE", "C6", asha_tpe, first_rung, top_rung, resumable=True),
+        MethodEntry("optuna_tpe", "Optuna TPE (multivariate)", "C7", optuna_tpe, per_configuration,
+                    per_configuration),
+        MethodEntry("optuna_cmaes", "Optuna CMA-ES", "C8", optuna_cmaes, per_configuration, per_configuration),
+        MethodEntry("smac", "SMAC3 (random forest)", "C9", smac, per_configuration, per_configuration),
     ]
 
 

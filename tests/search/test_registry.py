@@ -1,0 +1,92 @@
+"""The registry of methods: the built-in ones in table order, the paper's four as Study II's
+default, the checks before a search, a method from another package through the entry-point
+group hpo.methods, and the contract every registered method keeps (the same seed, the same jobs)."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hpo.budget import Budget
+from hpo.errors import UserError
+from hpo.executor.simulated import SimulatedDriver
+from hpo.jobs import Outcome
+from hpo.profiles import load_profile
+from hpo.search import registry
+from hpo.search.loop import run_search
+
+SMOKE = load_profile("smoke")
+FIXED = {"input_size": 32, "batch_size": 32}
+PLUGIN = Path(__file__).parents[1] / "plugins" / "hpo_local_search"
+
+
+def test_the_built_in_methods_and_the_default_of_study_ii():
+    assert registry.study_ii_names() == ["grid", "random", "tpe", "asha"]
+    assert registry.names()[:4] == registry.study_ii_names()
+    assert {"hyperband", "bohb", "asha_tpe", "optuna_tpe", "optuna_cmaes", "smac"} <= set(registry.names())
+    assert registry.resolve(None) == registry.study_ii_names() and registry.resolve(["all"]) == registry.names()
+    with pytest.raises(UserError, match="unknown method 'hillclimb': choose from grid, random, tpe, asha, "):
+        registry.resolve(["grid", "hillclimb"])
+    entries = list(registry.registry().values())
+    assert len({e.label for e in entries}) == len(entries) and all(e.name.isidentifier() for e in entries)
+
+
+def test_a_budget_below_a_methods_first_job_is_refused_before_any_run():
+    registry.entry("asha").check(SMOKE, 1)
+    with pytest.raises(UserError, match="budget 3 cannot pay grid's first job of 4 epochs"):
+        registry.entry("grid").check(SMOKE, 3)
+    hyperband = registry.entry("hyperband")
+    assert hyperband.first_job(SMOKE) == 1 and hyperband.longest_job(SMOKE) == SMOKE.asha.R
+    assert "Hyperband brackets for R=4, eta=2" in hyperband.describe(SMOKE)
+
+
+def quality(job) -> Outcome:
+    config = job.config
+    score = 0.5 + config["dropout"] / 2 - abs(config["learning_rate"] - 0.01) + 0.01 * job.stop
+    return Outcome(round(score, 3), 0.5, job.epochs)
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_every_method_hands_out_the_same_jobs_for_the_same_seed(name):
+    def jobs(seed):
+        method = registry.entry(name).build(SMOKE, seed, FIXED)
+        result = run_search(method, Budget(SMOKE.budget.epochs), SimulatedDriver(quality, 2), progress=None)
+        return [job for job, _ in result.jobs]
+
+    first = jobs(1)
+    assert first and first == jobs(1)
+    if name != "grid":  # the grid is the grid, whatever the seed
+        assert [j.config for j in first] != [j.config for j in jobs(2)]
+
+
+@pytest.fixture
+def installed(tmp_path, monkeypatch):
+    """The plug-in of tests/plugins installed into a folder on sys.path, as pip installs a package."""
+    source = shutil.copytree(PLUGIN, tmp_path / "source")  # the build writes beside its sources
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--target", str(site), str(source)], check=True, capture_output=True)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "hpo_local_search", raising=False)
+    registry.registry.cache_clear()
+    yield site
+    registry.registry.cache_clear()
+
+
+def test_an_installed_package_adds_a_method_through_the_entry_point_group(installed):
+    assert registry.names()[-1] == "local_search"
+    entry = registry.entry("local_search")
+    assert entry.label == "local search (plug-in)" and not entry.study_ii
+    method = entry.build(SMOKE, 0, FIXED)
+    result = run_search(method, Budget(SMOKE.budget.epochs), SimulatedDriver(quality, 2), progress=None)
+    assert len(result.jobs) == SMOKE.budget.configurations and result.budget_used == SMOKE.budget.epochs
+
+
+def test_a_broken_plug_in_is_one_line_naming_it(installed):
+    (installed / "hpo_local_search.py").write_text("raise ImportError('no such thing')\n")
+    registry.registry.cache_clear()
+    with pytest.raises(UserError, match=r"the method plug-in local_search \(hpo_local_search:ENTRY\) cannot be "
+                                        "loaded: ImportError: no such thing: fix or uninstall its package"):
+        registry.names()
