@@ -93,6 +93,8 @@ def _inconsistency(data: SplitData) -> str | None:
             return f"{part}: images of shape {x.shape} and labels of shape {y.shape}"
         if not np.issubdtype(y.dtype, np.integer) or (len(y) and (y.min() < 0 or y.max() >= n_classes)):
             return f"{part}: labels outside 0..{n_classes - 1}"
+        if not len(y):
+            return f"{part}: no images"
     return None
 
 
@@ -106,12 +108,53 @@ def read_manifest(directory: Path) -> dict | None:
     except (OSError, ValueError) as e:  # ValueError: bad JSON or bad UTF-8
         raise UserError(f"the prepared folder {directory} is damaged ({MANIFEST}: {one_line(e, 200)}): "
                         f"{DAMAGED}") from None
-    missing = [k for k in ("profile_checksum", "seed", "data_checksum", "datasets") if k not in manifest] \
-        if isinstance(manifest, dict) else ["(not a mapping)"]
-    if missing:
-        raise UserError(f"the prepared folder {directory} is damaged ({MANIFEST} lacks {', '.join(missing)}): "
-                        f"{DAMAGED}")
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise UserError(f"the prepared folder {directory} is damaged ({MANIFEST} {problem}): {DAMAGED}")
     return manifest
+
+
+def _entry_problem(where: str, entry, keys: tuple[str, ...]) -> str | None:
+    """What is wrong with a dataset's or subset's entry: a mapping with a checksum and its sizes."""
+    if not isinstance(entry, dict):
+        return f"has {where} that is not a mapping"
+    if not isinstance(entry.get("checksum"), str):
+        return f"has {where} without a checksum"
+    wrong = [k for k in keys if type(entry.get(k)) is not int]
+    return f"has {where} without a whole number of {', '.join(wrong)}" if wrong else None
+
+
+def _manifest_problem(manifest) -> str | None:
+    """What is wrong with the parsed manifest's shape, in the words of the error; None if nothing."""
+    if not isinstance(manifest, dict):
+        return "lacks (not a mapping)"
+    missing = [k for k in ("profile_checksum", "seed", "data_checksum", "datasets") if k not in manifest]
+    if missing:
+        return f"lacks {', '.join(missing)}"
+    if type(manifest["seed"]) is not int:
+        return f"has seed {manifest['seed']!r}, not a whole number"
+    wrong = [k for k in ("profile_checksum", "data_checksum") if not isinstance(manifest[k], str)]
+    if wrong:
+        return f"has {', '.join(wrong)} that is not text"
+    if not isinstance(manifest["datasets"], dict):
+        return "has datasets that is not a mapping"
+    splits = ("train", "val", "test")
+    for name, entry in manifest["datasets"].items():
+        problem = _entry_problem(f"datasets.{name}", entry, splits)
+        if problem:
+            return problem
+    subsets = manifest.get("subsets")
+    if subsets is None:
+        return None
+    if not isinstance(subsets, dict) or not isinstance(subsets.get("dataset"), str) \
+            or not isinstance(subsets.get("sets"), dict):
+        return "has subsets that is not a mapping of its dataset and sets"
+    for name, entry in subsets["sets"].items():
+        problem = _entry_problem(f"subsets.sets.{name}", entry, splits) or (
+            None if isinstance(entry.get("file"), str) else f"has subsets.sets.{name} without a file")
+        if problem:
+            return problem
+    return None
 
 
 def write_manifest(directory: Path, manifest: dict) -> None:
@@ -149,6 +192,15 @@ def load_prepared(profile, seed: int, dataset: str) -> tuple[SplitData, dict]:
     data = _load_checked(directory / f"{dataset}.npz", dataset, manifest["datasets"][dataset]["checksum"],
                          "run `hpo prepare --force`")
     return data, manifest
+
+
+def check_prepared(profile, seed: int, datasets: list[str], subsets: list[str] = ()) -> None:
+    """Every split a study will train on loads and matches its checksum: damaged data is one line
+    before any run, not a failure of every trial (a split is read again where a job trains on it)."""
+    for dataset in datasets:
+        load_prepared(profile, seed, dataset)
+    for name in subsets:
+        load_subset(profile, seed, name)
 
 
 def load_subset(profile, seed: int, name: str) -> tuple[SplitData, dict]:
