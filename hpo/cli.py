@@ -116,9 +116,15 @@ def _workers(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=_ranged(1, 4096), default=1,
                         help="jobs trained at once, each in its own process of a local Dask cluster "
                              "(default: 1, in this process)")
-    parser.add_argument("--scheduler", default="local",
+    parser.add_argument("--scheduler", type=_scheduler, default="local",
                         help="local (default: a local cluster of --workers processes), or the address of a running "
                              "Dask scheduler (tcp://HOST:8786) whose workers train the jobs")
+
+
+def _scheduler(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected local or the address of a Dask scheduler (tcp://HOST:8786), got ''")
+    return text.strip()
 
 
 def _repeated(parser: argparse.ArgumentParser) -> None:
@@ -308,10 +314,13 @@ def run(args: argparse.Namespace) -> None:
 
     profile = load_profile(args.profile)
     tracking.check_store()  # before any work that a store which cannot record it would waste
+    if getattr(args, "record", ""):
+        from hpo.studies.writable import check_file
+        check_file(args.record, "the study record", "give another --record")
     _import_backend_quietly()
     if hasattr(args, "scheduler"):
         from hpo.executor import cluster
-        scheduler = None if args.scheduler.strip() in ("", "local") else args.scheduler.strip()
+        scheduler = None if args.scheduler == "local" else args.scheduler
         if args.workers != 1 and scheduler:
             raise UserError("give --workers N (a local cluster) or --scheduler ADDRESS (its workers), not both")
         with cluster.workers(args.workers, scheduler):

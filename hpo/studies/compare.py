@@ -10,14 +10,16 @@ import keras
 import pandas as pd
 
 from hpo import mlflow_ui, tracking
-from hpo.data.prepared import require_prepared
+from hpo.data.prepared import check_prepared, require_prepared
 from hpo.executor import worker
 from hpo.report import tables
 from hpo.report.tables import METHOD_ORDER
 from hpo.search import METHODS
 from hpo.search.loop import SearchResult
 from hpo.space import config_space, constants
+from hpo.studies.failures import Failures
 from hpo.studies.searching import Repetition, check_request, checkpoint_root, remove_checkpoints, search
+from hpo.studies.writable import check_checkpoints
 
 TABLE6_CAPTION = "Table 6 analogue: best validation accuracy per method (test accuracy of that configuration)"
 
@@ -97,13 +99,16 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
     budget = budget or profile.budget.epochs
     check_request(profile, datasets, methods, budget)
     prepared, manifest = require_prepared(profile, seed)
+    check_prepared(profile, seed, datasets)
     worker.backbone(profile, seed)()  # loaded now: a missing or damaged backbone fails before any run
+    if "asha" in methods:
+        check_checkpoints()
     key = tracking.study_key("compare", profile, seed, manifest["data_checksum"], datasets=datasets,
                              methods=methods, budget=budget, **repetition.key_parameters())
     tags = {**tracking.provenance_tags("compare", profile, seed, manifest["data_checksum"]),
             "study": repetition.study("compare", profile), "datasets": ",".join(datasets),
             "methods": ",".join(methods), "budget_epochs": str(budget), **repetition.tags()}
-    results = []
+    results, failures = [], Failures()
     started = time.perf_counter()
     with tracking.study_run("compare", repetition.run_name("compare", profile), tags, key, restart) as study:
         checkpoints = checkpoint_root(study.info.run_id)
@@ -121,6 +126,7 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
                                    checkpoints / f"{dataset}-{method}" if method == "asha" else None,
                                    search_seed=repetition.search_seed)
                     r = method_result(found, dataset)
+                    failures.add(f"{method} on {dataset}", found.jobs)
                     log_method_metrics(r, found.recorded)
                 results.append(r)
         frame = table(results)
@@ -132,10 +138,15 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
         workers = max((r.workers for r in results), default=1)
         overhead = 1 - sum(r.train_seconds for r in results) / (wall * workers)
         tracking.log_metrics({"wall_seconds": wall, "overhead_fraction": overhead})
+        if failures.fatal():  # everything is recorded; the study run ends FAILED
+            remove_checkpoints(study.info.run_id)
+            raise failures.error()
     remove_checkpoints(study.info.run_id)
     of = "it" if workers == 1 else f"its {workers} workers' time"
     print(f"\ncompare took {wall:.0f} s; {overhead:.1%} of {of} outside Keras' training epochs "
           f"(suggesting, model building, evaluation, logging, reading back; {_method_overheads(results)})")
     print(f"\n{TABLE6_CAPTION}\n")
     print(markdown, flush=True)
+    if failures.summary():
+        print(f"\n{failures.summary()}", flush=True)
     return results

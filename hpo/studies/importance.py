@@ -19,7 +19,7 @@ import keras
 import pandas as pd
 
 from hpo import mlflow_ui, tracking
-from hpo.data.prepared import require_prepared
+from hpo.data.prepared import check_prepared, require_prepared
 from hpo.errors import UserError
 from hpo.executor import worker
 from hpo.report import tables
@@ -27,7 +27,9 @@ from hpo.report.importance import MARGINALS_FILE, ImportanceResult, fanova_impor
 from hpo.report.tables import POOLED
 from hpo.search.base import Fifo
 from hpo.search.grid import GridSearcher
+from hpo.search.loop import SearchResult
 from hpo.space import config_space, sample_configurations
+from hpo.studies.failures import Failures
 from hpo.studies.searching import search
 
 TABLE4_CAPTION = ("Table 4 analogue: fANOVA importance of each hyperparameter (fraction of the variance of "
@@ -48,15 +50,16 @@ def configurations(profile, seed: int, dataset_index: int) -> list[dict]:
     return sample_configurations(space, profile.importance.trainings, seed + 1000 * dataset_index)
 
 
-def _train_dataset(profile, seed: int, dataset: str, configs: list[dict], tags: dict[str, str]) -> list[Training]:
+def _train_dataset(profile, seed: int, dataset: str, configs: list[dict],
+                   tags: dict[str, str]) -> tuple[list[Training], SearchResult]:
     """The dataset's trainings as one search over the fixed configurations (a random search whose
-    draws were made up front), so a rerun reads back every training the store holds."""
+    draws were made up front), so a rerun reads back every training the store holds; and the search."""
     epochs = profile.importance.epochs
     method = Fifo("random", GridSearcher(configs), len(configs), epochs)
     found = search(method, len(configs) * epochs, profile, seed, dataset, tags, f"{dataset} importance",
                    score_test=False)  # Study I analyses validation accuracy alone
     return [Training(job.config, outcome.score, reused=outcome.recorded)
-            for job, outcome in sorted(found.jobs, key=lambda pair: pair[0].trial)]
+            for job, outcome in sorted(found.jobs, key=lambda pair: pair[0].trial)], found
 
 
 def _analyse(profile, seed: int, trainings: list[Training], label: str, out: Path) -> ImportanceResult:
@@ -85,6 +88,7 @@ def run_importance(profile, seed: int, datasets: list[str] | None = None,
     for name in datasets:
         profile.target(name)
     prepared, manifest = require_prepared(profile, seed)
+    check_prepared(profile, seed, datasets)
     worker.backbone(profile, seed)()  # loaded now: a missing or damaged backbone fails before any run
     study = f"importance-{profile.name}-seed{seed}"
     key = tracking.study_key("importance", profile, seed, manifest["data_checksum"], datasets=datasets)
@@ -98,7 +102,7 @@ def run_importance(profile, seed: int, datasets: list[str] | None = None,
         tracking.log_inputs([i for d in datasets for i in mlflow_ui.dataset_inputs(prepared, manifest, d)])
         per_dataset: dict[str, list[Training]] = {}
         results: dict[str, ImportanceResult] = {}
-        errors = []
+        errors, failures = [], Failures()
         for index, dataset in enumerate(datasets):
             trial_tags = {"study": study, tracking.STUDY_KEY: key,
                           "data_checksum": manifest["datasets"][dataset]["checksum"]}
@@ -106,8 +110,10 @@ def run_importance(profile, seed: int, datasets: list[str] | None = None,
                                     reopen=True):
                 keras.backend.clear_session()
                 tracking.log_inputs(mlflow_ui.dataset_inputs(prepared, manifest, dataset))
-                trainings = per_dataset[dataset] = _train_dataset(profile, seed, dataset,
-                                                                  configurations(profile, seed, index), trial_tags)
+                trainings, found = _train_dataset(profile, seed, dataset, configurations(profile, seed, index),
+                                                  trial_tags)
+                per_dataset[dataset] = trainings
+                failures.add(f"importance on {dataset}", found.jobs)
                 failed = sum(math.isnan(t.val_accuracy) for t in trainings)
                 tracking.log_metrics({"n_trials": len(trainings), "n_failed": failed,
                                       "n_reused": sum(t.reused for t in trainings)})
@@ -141,6 +147,10 @@ def run_importance(profile, seed: int, datasets: list[str] | None = None,
             print(tables.markdown(individual))
             print(f"\n{TABLE5_CAPTION}\n")
             print(tables.markdown(pairs), flush=True)
+        if failures.fatal():  # everything is recorded; the study run ends FAILED
+            raise failures.error()
+        if failures.summary():
+            print(f"\n{failures.summary()}", flush=True)
         if errors:
             raise UserError("fANOVA could not run for " + "; ".join(errors))
     return results

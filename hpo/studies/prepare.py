@@ -28,6 +28,7 @@ from hpo.data.splits import describe
 from hpo.data.subsets import build_subsets
 from hpo.models.backbones import application, compact, resolve_xception_weights
 from hpo.profiles import KERAS_APPLICATIONS
+from hpo.studies.writable import check_folder
 from hpo.training import TrialConfig, fine_tune
 
 PRETRAIN_DROPOUT = 0.2  # head dropout while pretraining; the head is thrown away afterwards
@@ -75,6 +76,8 @@ def run_prepare(profile, seed: int, force: bool = False) -> dict:
         print(f"already prepared in {directory} (data checksum {manifest['data_checksum'][:12]}); "
               f"--force prepares again", flush=True)
         return manifest
+    check_folder(directory, "the prepared data", "set HPO_PREPARED_DIR to a folder you can write (unset, it is "
+                 "prepared)")
     if profile.backbone.name == "xception":
         resolve_xception_weights(profile.backbone.weights)
     elif profile.backbone.name in KERAS_APPLICATIONS and profile.backbone.weights != "none":

@@ -11,12 +11,14 @@ from pathlib import Path
 import keras
 
 from hpo import mlflow_ui, recorded, tracking
-from hpo.data.prepared import require_prepared
+from hpo.data.prepared import check_prepared, require_prepared
 from hpo.executor import worker
 from hpo.report.queries import TrackingReader
 from hpo.search.base import Fifo
 from hpo.search.grid import GridSearcher
+from hpo.studies.failures import Failures
 from hpo.studies.searching import search
+from hpo.studies.writable import check_file
 
 METHOD = "design"
 
@@ -43,6 +45,7 @@ def run_record(profile, seed: int, datasets: list[str] | None = None, out: str |
     for name in datasets:
         profile.target(name)
     prepared, manifest = require_prepared(profile, seed)
+    check_prepared(profile, seed, datasets)
     worker.backbone(profile, seed)()  # a missing or damaged backbone fails before any run
     points, epochs = recorded.design(profile, seed), recorded.epochs(profile)
     key = tracking.study_key("record", profile, seed, manifest["data_checksum"], datasets=datasets)
@@ -50,13 +53,16 @@ def run_record(profile, seed: int, datasets: list[str] | None = None, out: str |
             "study": f"record-{profile.name}-seed{seed}", "datasets": ",".join(datasets),
             "design_points": str(len(points)), "epochs_per_point": str(epochs)}
     out = Path(out) if out else default_out(profile, seed)
+    check_file(out, "the recorded table", "give another --out")
+    failures = Failures()
     started = time.perf_counter()
     with tracking.study_run("record", f"record {profile.name} seed {seed}", tags, key, restart) as study:
         tracking.log_inputs([i for d in datasets for i in mlflow_ui.dataset_inputs(prepared, manifest, d)])
         table = recorded.Table({"profile": profile.name, "profile_checksum": profile.checksum, "seed": seed,
                                 "data_checksum": manifest["data_checksum"], "git_commit": tags["git_commit"],
                                 "git_dirty": tags["git_dirty"], "study_run_id": study.info.run_id,
-                                "random_points": profile.record.random_points, "epochs": epochs},
+                                "random_points": profile.record.random_points, "epochs": epochs,
+                                "profile_settings": recorded.profile_settings(profile)},
                                profile.space.applied.model_dump(mode="json"))
         reader = TrackingReader(tracking.tracking_uri())
         for dataset in datasets:
@@ -70,11 +76,16 @@ def run_record(profile, seed: int, datasets: list[str] | None = None, out: str |
                 tracking.log_metrics({"budget_used_epochs": found.budget_used, "n_trials": len(found.trials),
                                       "n_failed": found.n_failed, "train_seconds": found.train_seconds})
                 table.datasets[dataset] = _points(reader, run.info.run_id, points)
+                failures.add(f"the design on {dataset}", found.jobs)
         recorded.save(table, out)
         tracking.log_artifact(out)
         wall = time.perf_counter() - started
         tracking.log_metrics({"wall_seconds": wall})
+        if failures.fatal():  # everything is recorded; the study run ends FAILED
+            raise failures.error()
     trained = sum(p.trained for ps in table.datasets.values() for p in ps)
     print(f"\nrecord took {wall:.0f} s for {trained} epochs ({wall / max(trained, 1):.2f} s per epoch); "
           f"table {out} (sha256 {table.checksum[:12]})", flush=True)
+    if failures.summary():
+        print(failures.summary(), flush=True)
     return table

@@ -30,7 +30,7 @@ import keras
 import pandas as pd
 
 from hpo import mlflow_ui, tracking
-from hpo.data.prepared import load_subset, require_prepared
+from hpo.data.prepared import check_prepared, load_subset, require_prepared
 from hpo.data.splits import describe
 from hpo.data.subsets import WeightedSplitData, with_class_weights
 from hpo.errors import UserError
@@ -40,7 +40,9 @@ from hpo.executor.worker import TrialSpec, train_job
 from hpo.jobs import Job, Outcome
 from hpo.report import tables
 from hpo.search.asha import asha
+from hpo.studies.failures import Failures
 from hpo.studies.searching import Repetition, check_request, checkpoint_root, remove_checkpoints, search
+from hpo.studies.writable import check_checkpoints
 
 
 @dataclass(frozen=True)
@@ -88,10 +90,10 @@ def check_variants(profile, variants: list[str] | None) -> list[Variant]:
 
 
 def _final_training(variant: Variant, config: dict, profile, repetition: Repetition, epochs: int,
-                    tags: dict[str, str]) -> float:
+                    tags: dict[str, str]) -> Outcome:
     """Fig. 2's last step as a grandchild run: the configuration trained on the whole training
-    set and scored on the balanced test set (read back if the store holds it). NaN when the
-    training fails; the study goes on."""
+    set and scored on the balanced test set (read back if the store holds it). Its test accuracy
+    is NaN when the training fails; the study goes on."""
     tags = {**tags, "final": "true", "variant": variant.name, "dataset": profile.subset.dataset}
     trials = MethodTrials(tracking.active_run_id(), "final", tags,
                           partial(TrialSpec, profile=profile, seed=repetition.seed, dataset=profile.subset.dataset,
@@ -100,8 +102,7 @@ def _final_training(variant: Variant, config: dict, profile, repetition: Repetit
     outcome = launched if isinstance(launched, Outcome) else train_job(launched)
     if outcome.error:
         print(f"[{profile.subset.dataset} {variant.name}] final training FAILED ({outcome.error})", flush=True)
-        return math.nan
-    return outcome.test_accuracy
+    return outcome
 
 
 def table(results: list[VariantResult]) -> pd.DataFrame:
@@ -135,7 +136,9 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
         raise UserError(f"the prepared data of profile {profile.name} has no subsets: "
                         f"run `hpo prepare --profile {profile.argument} --seed {seed} --force`")
     whole, _ = load_subset(profile, seed, "whole")
+    check_prepared(profile, seed, [], [v.subset for v in chosen if v.subset != "whole"])
     worker.backbone(profile, seed)()  # loaded now: a missing or damaged backbone fails before any run
+    check_checkpoints()
     # The final training runs R epochs: the longest any configuration trains in ASHA, so the
     # chosen configuration is trained as long as it was when it was chosen (on more images).
     final_epochs = profile.asha.R
@@ -145,7 +148,7 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
     tags = {**tracking.provenance_tags("subset", profile, seed, manifest["data_checksum"]),
             "study": study, "datasets": spec.dataset, "variants": ",".join(v.name for v in chosen),
             "budget_epochs": str(budget), **repetition.tags()}
-    results = []
+    results, failures = [], Failures()
     started = time.perf_counter()
     with tracking.study_run("subset", repetition.run_name("subset", profile), tags, key, restart) as study_run:
         trial_tags = {"study": study, tracking.STUDY_KEY: key}
@@ -177,12 +180,14 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
                 metrics = {"budget_used_epochs": found.budget_used, "n_trials": len(found.trials),
                            "n_failed": found.n_failed, "best_val_accuracy": found.best_val,
                            "best_test_accuracy": found.best_test, "n_recorded_jobs": found.recorded}
-                test_accuracy = math.nan
+                test_accuracy, final = math.nan, []
                 if found.best_config:
                     tracking.log_params(found.best_config)
                     tracking.log_dict(found.best_config, "best_config.json")
-                    test_accuracy = _final_training(variant, found.best_config, profile, repetition, final_epochs,
-                                                    trial_tags)
+                    final = [_final_training(variant, found.best_config, profile, repetition, final_epochs,
+                                             trial_tags)]
+                    test_accuracy = math.nan if final[0].error else final[0].test_accuracy
+                failures.add(f"variant {variant.name} of {spec.dataset}", found.jobs, final)
                 tracking.log_metrics({**metrics, "test_accuracy": test_accuracy})
                 print(f"[{spec.dataset} {variant.name}] best val {found.best_val:.4f} on the variant, "
                       f"test {test_accuracy:.4f} after {final_epochs} epochs on the whole training set", flush=True)
@@ -199,7 +204,12 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
         tracking.set_description(_description(profile, repetition, chosen, caption, markdown, results, tags))
         wall = time.perf_counter() - started
         tracking.log_metrics({"wall_seconds": wall})
+        if failures.fatal():  # everything is recorded; the study run ends FAILED
+            remove_checkpoints(study_run.info.run_id)
+            raise failures.error()
     remove_checkpoints(study_run.info.run_id)
     print(f"\nsubset took {wall:.0f} s\n\n{caption}\n")
     print(markdown, flush=True)
+    if failures.summary():
+        print(f"\n{failures.summary()}", flush=True)
     return results
