@@ -39,6 +39,25 @@ def design(profile, seed: int) -> list[tuple[str, dict]]:
             + [("random", c) for c in drawn])
 
 
+def profile_settings(profile) -> dict:
+    """Every setting of the profile (its description aside), as a table records them: what says,
+    when the profile's checksum differs from the table's, which settings changed."""
+    return profile.model_dump(mode="json", exclude={"source_file", "checksum", "description"})
+
+
+def _flat(data, path: str = "") -> dict[str, object]:
+    if isinstance(data, dict) and data:
+        return {k: v for key, value in data.items() for k, v in _flat(value, f"{path}{key}.").items()}
+    return {path.rstrip("."): data}
+
+
+def differences(recorded: dict, current: dict) -> list[str]:
+    """`key recorded -> current` for every setting that differs, by dotted key."""
+    old, new = _flat(recorded), _flat(current)
+    return [f"{key} {json.dumps(old.get(key))} -> {json.dumps(new.get(key))}"
+            for key in sorted(old.keys() | new.keys()) if old.get(key) != new.get(key)]
+
+
 def epochs(profile) -> int:
     """The longest a method trains one configuration: grid, random and TPE's epochs per
     configuration, or ASHA's R."""
@@ -99,9 +118,40 @@ def load(path: str | Path) -> Table:
             raise ValueError(f"format {data.get('format')!r}, expected {FORMAT}")
         datasets = {name: [Point(p["point"], p["source"], p["config"], {k: p[k] for k in CURVES}, p.get("error"))
                            for p in points] for name, points in data["datasets"].items()}
+        _check_values(data["provenance"], datasets)
         return Table(data["provenance"], data["space"], datasets, hashlib.sha256(raw).hexdigest())
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise UserError(f"recorded table {path} is not one hpo record wrote ({e}): record it again") from None
+
+
+def _number(value, positive: bool = False) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and (
+        not positive or (math.isfinite(value) and value > 0))
+
+
+def _check_values(provenance, datasets: dict[str, list[Point]]) -> None:
+    """What replay computes with is there and numbers; a ValueError naming the first that is not."""
+    if not isinstance(provenance, dict):
+        raise ValueError("its provenance is not a mapping")
+    if not _number(provenance.get("epochs", 0)):
+        raise ValueError(f"provenance.epochs is {provenance.get('epochs')!r}")
+    for name, points in datasets.items():
+        if not points:
+            raise ValueError(f"dataset {name} has no design points")
+        for p in points:
+            where = f"design point {p.index} of {name}"
+            if not isinstance(p.config, dict) or not _number(p.config.get("learning_rate"), positive=True) \
+                    or not _number(p.config.get("dropout")) \
+                    or any(not _number(p.config[k]) for k in ORDINAL if k in p.config):
+                raise ValueError(f"{where} has no configuration of numbers")
+            for key, curve in p.curves.items():
+                if not isinstance(curve, list) or not all(_number(v) for v in curve):
+                    raise ValueError(f"{where}: {key} is not a list of numbers")
+
+
+def usable(point: Point) -> int:
+    """Epochs of the point's curve a job can end at (a failed trial's last logged epoch is where it failed)."""
+    return point.trained - (1 if point.error else 0)
 
 
 class Nearest:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from hpo import recorded, tracking
 from hpo.budget import Budget
+from hpo.data.prepared import prepared_dir, read_manifest
 from hpo.errors import UserError
 from hpo.executor.replay import ReplayDriver
 from hpo.jobs import best_job
@@ -35,10 +36,16 @@ CURVE_COLUMNS = ["search seed", "dataset", "method", "job", "epochs", "seconds",
 
 
 def check_table(table: recorded.Table, profile, datasets: list[str]) -> None:
-    """The table must have been recorded on this profile's applied space, long enough for its methods."""
+    """The table must have been recorded with this profile (its settings, its prepared data), long
+    enough for its methods."""
+    if not isinstance(table.provenance, dict) or not isinstance(table.space, dict):
+        raise UserError("the recorded table is not one hpo record wrote (its provenance or space is not a mapping): "
+                        "record it again")
     if table.provenance.get("profile") != profile.name:
         raise UserError(f"the recorded table was recorded on profile {table.provenance.get('profile')}, not "
                         f"{profile.name}: give --profile {table.provenance.get('profile')}")
+    _check_profile_version(table, profile)
+    _check_data(table, profile)
     if table.space != profile.space.applied.model_dump(mode="json"):
         raise UserError(f"profile {profile.name}'s applied space has changed since the table was recorded: "
                         f"record it again (hpo record --profile {profile.name})")
@@ -46,7 +53,48 @@ def check_table(table: recorded.Table, profile, datasets: list[str]) -> None:
         raise UserError(f"the table's curves have {table.provenance.get('epochs')} epochs; profile {profile.name} "
                         f"trains up to {recorded.epochs(profile)}: record it again")
     for dataset in datasets:
-        table.points(dataset)
+        if not any(recorded.usable(p) > 0 for p in table.points(dataset)):
+            raise UserError(f"every design point of {dataset} in the recorded table failed before its first epoch: "
+                            f"nothing to replay; fix the cause (the table lists it per point), then record it again")
+
+
+def _check_profile_version(table: recorded.Table, profile) -> None:
+    """The profile's checksum against the one the table was recorded under; where they differ,
+    the settings (a change of comments or layout alone passes)."""
+    again = (f"record it again (hpo record --profile {profile.argument}), or replay with the profile file it was "
+             "recorded with")
+    checksum = table.provenance.get("profile_checksum")
+    if checksum == profile.checksum:
+        return
+    settings = table.provenance.get("profile_settings")
+    if not isinstance(settings, dict):
+        raise UserError(f"the recorded table was recorded under another version of profile {profile.name} (checksum "
+                        f"{str(checksum)[:12]}, now {profile.checksum[:12]}; the table does not list its settings): "
+                        f"{again}")
+    changed = recorded.differences(settings, recorded.profile_settings(profile))
+    if changed:
+        shown = "; ".join(changed[:4]) + (f"; {len(changed) - 4} more" if len(changed) > 4 else "")
+        raise UserError(f"the recorded table was recorded under another version of profile {profile.name} "
+                        f"({shown[:600]}): {again}")
+
+
+def _check_data(table: recorded.Table, profile) -> None:
+    """Where this profile's data is prepared with the table's seed, it must be the data the table was
+    recorded on."""
+    seed, data = table.provenance.get("seed"), table.provenance.get("data_checksum")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not isinstance(data, str):
+        raise UserError("the recorded table is not one hpo record wrote (its provenance lacks the seed or the data "
+                        "checksum): record it again")
+    try:
+        manifest = read_manifest(prepared_dir(profile.name, seed))
+    except UserError:  # damaged: replay does not read it, and prepare says so where it matters
+        return
+    if manifest and manifest.get("profile_checksum") == profile.prepare_checksum \
+            and manifest.get("data_checksum") != data:
+        raise UserError(f"the recorded table was recorded on other data than profile {profile.name}'s, prepared with "
+                        f"seed {seed} in {prepared_dir(profile.name, seed)} (data checksum {data[:12]}, prepared "
+                        f"{str(manifest.get('data_checksum'))[:12]}): record it again (hpo record --profile "
+                        f"{profile.argument} --seed {seed})")
 
 
 def replay_search(profile, method: str, nearest: recorded.Nearest, search_seed: int, budget: int,
