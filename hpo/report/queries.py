@@ -20,7 +20,7 @@ from mlflow.tracking import MlflowClient
 
 from hpo.errors import UserError, one_line
 from hpo.mlflow_ui import LOCAL_UI, run_url
-from hpo.tracking import PROBE_ENVIRONMENT, environment, sqlite_path, tracking_uri
+from hpo.tracking import PROBE_ENVIRONMENT, check_store, environment, sqlite_path, tracking_uri
 
 STAGES = ("prepare", "importance", "compare", "subset")
 CURVE_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
@@ -63,6 +63,7 @@ class TrackingReader:
         if path is not None and not path.exists():  # MLflow would create an empty store there
             raise UserError(f"no tracking store at {self.uri} (file {path} does not exist): run a stage first, "
                             "or set MLFLOW_TRACKING_URI to the server that holds the studies")
+        check_store(self.uri)  # a store MLflow cannot open (a folder, garbage) is one line at once, not retries
         self.client = MlflowClient(self.uri)
         # MLflow retries a refused connection for minutes; while probing the store, do not
         with environment(**PROBE_ENVIRONMENT):
@@ -102,6 +103,11 @@ class TrackingReader:
         if seed is not None:
             where += f" and tags.seed = '{seed}'"
         return self._search(where)
+
+    def has_profile(self, profile: str) -> bool:
+        """Whether any run of the store is tagged with this profile."""
+        return bool(self.experiment_ids) and bool(self.client.search_runs(
+            self.experiment_ids, f"tags.profile = '{_quoted(profile)}'", max_results=1))
 
     def newest_study(self) -> RunData | None:
         """The study run (of any stage) that started last."""

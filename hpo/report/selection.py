@@ -38,6 +38,16 @@ def profile_name(argument: str) -> str:
     return argument
 
 
+def check_profile(reader: TrackingReader, argument: str, name: str) -> None:
+    """A profile named, not given as a file, is a bundled profile or one the store's runs carry."""
+    from hpo.profiles import available_profiles
+
+    if name != argument or name in available_profiles() or reader.has_profile(name):
+        return
+    raise UserError(f"unknown profile {name!r}: no profile file of that name ({', '.join(available_profiles())}) and "
+                    f"no run in {reader.uri} has it: give a profile's name or the path of its YAML file")
+
+
 def _criteria(stage: str, profile: str, seed: int | None) -> str:
     return f"stage={stage}, profile={profile}" + ("" if seed is None else f", seed={seed}")
 

@@ -21,6 +21,7 @@ from hpo.report import page, repetitions, sections, tables
 from hpo.report.queries import TrackingReader, reading
 from hpo.report.selection import (
     Found,
+    check_profile,
     find_repetitions,
     find_replay,
     find_studies,
@@ -31,6 +32,7 @@ from hpo.report.selection import (
     load_subset,
     profile_name,
 )
+from hpo.studies.writable import check_folder
 
 # Everything a report writes (a DVC output each; a second report replaces them, nothing else).
 GENERATED = ["index.html", "metrics.json", "anytime.csv", sections.REPLAY_PLOT, "figures", sections.TABLES_DIR]
@@ -56,9 +58,11 @@ def metrics_json(found: dict[str, Found], replay: tuple | None) -> dict:
 def run_report(profile: str, seed: int | None = None, study_ids: list[str] | None = None,
                out: str | Path = "reports", uri: str | None = None) -> Path:
     """Write the report of `profile` (and `seed`; None: any) into `out`; returns index.html."""
-    profile = profile_name(profile)
-    reader = TrackingReader(uri)
+    argument, profile = profile, profile_name(profile)
     out = Path(out)
+    check_folder(out, "the report", "give another --out")
+    reader = TrackingReader(uri)
+    check_profile(reader, argument, profile)
     with reading(reader.uri):
         ended = tracking.end_runs_of_dead_processes(reader.uri)  # so that none shows as running
         if ended:

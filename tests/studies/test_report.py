@@ -135,8 +135,8 @@ def test_cli_server_down_is_one_line_and_exit_2(tmp_path):
     done = _cli("--profile", "smoke", uri=uri, cwd=tmp_path)
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
-    assert line.startswith(f"hpo report: error: cannot read the tracking server {uri} (") and line.endswith(
-        "start it, or set MLFLOW_TRACKING_URI to a server that runs")
+    assert line.startswith(f"hpo report: error: cannot use the tracking store {uri} (") and line.endswith(
+        "start its server or fix MLFLOW_TRACKING_URI (unset, it is sqlite:///mlflow.db)")
 
 
 # --- end to end against a real mlflow server -------------------------------------------------
