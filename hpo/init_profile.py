@@ -10,6 +10,7 @@ it writes is parsed as a profile first, so it is always a valid one.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 from hpo.data.image_folder import header_problem, list_folder
 from hpo.errors import UserError
 from hpo.profiles import BACKBONE_LAYERS, KERAS_APPLICATIONS, MIN_INPUT_SIZE, parse_profile
+from hpo.studies.writable import check_file
 
 PAPER_LAYERS, PAPER_K = 132, (9, 14, 18)  # Xception's layers and the paper's "last k layers"
 MAX_TEST_PER_CLASS = 200
@@ -122,6 +124,34 @@ importance:
 """
 
 
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")  # profiles.Profile.name's pattern
+WORDS = ("imagenet", "none")
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"  # Keras' .h5 and .weights.h5 files
+ZIP_SIGNATURE = b"PK\x03\x04"  # a .keras file
+
+
+def _weights(weights: str, backbone: str) -> str:
+    """imagenet, none, or the absolute path of a file that holds Keras weights."""
+    if weights in WORDS:
+        return weights
+    path = Path(weights)
+    if not path.is_file():
+        close = difflib.get_close_matches(weights.lower(), WORDS, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise UserError(f"--weights {weights!r}: no such file; {hint}give imagenet, none or the path of {backbone}'s "
+                        "weights without its top (.h5)")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(HDF5_SIGNATURE))
+    except OSError as e:
+        raise UserError(f"--weights {weights}: cannot be read ({e.strerror}): give a weights file you can read") \
+            from None
+    if not head.startswith((HDF5_SIGNATURE, ZIP_SIGNATURE)):
+        raise UserError(f"--weights {weights} is not a Keras weights file (neither HDF5 nor .keras): give the path of "
+                        f"{backbone}'s weights without its top (.h5)")
+    return str(path.resolve())
+
+
 def init_profile(folder: str, out: str | None = None, name: str | None = None, backbone: str = "MobileNetV2",
                  weights: str = "imagenet", input_size: int = DEFAULT_INPUT_SIZE, force: bool = False) -> Path:
     """Write the profile for `folder` to `out` (default: NAME.yaml here); returns its path."""
@@ -131,10 +161,16 @@ def init_profile(folder: str, out: str | None = None, name: str | None = None, b
     if input_size < MIN_INPUT_SIZE[backbone]:
         raise UserError(f"--input-size {input_size} is below the {backbone} minimum of {MIN_INPUT_SIZE[backbone]}")
     root = Path(folder)
-    name = name or _name(root)
+    if name is None:
+        name = _name(root)
+    elif not NAME.match(name):
+        raise UserError(f"--name {name!r}: give 1 to 64 letters, digits, _ or -, starting with a letter or digit "
+                        "(or leave it out for the folder's name)")
+    weights = _weights(weights, backbone)
     path = Path(out or f"{name}.yaml")
     if path.exists() and not force:
         raise UserError(f"{path} exists: give another --out, or --force to replace it")
+    check_file(path, "the profile", "give another --out")
     text = profile_text(root, name, backbone, weights, input_size)
     parse_profile(text, str(path))  # what it writes, the loader takes
     path.parent.mkdir(parents=True, exist_ok=True)

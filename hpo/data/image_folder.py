@@ -49,6 +49,17 @@ def _files_under(folder: Path) -> list[Path]:
     return found
 
 
+def _check_not_looping(root: Path, folder: Path) -> None:
+    """A class folder that is a link into the image folder (or above it) would count images of other
+    classes, or itself, as its own."""
+    if not folder.is_symlink():
+        return
+    target, top = folder.resolve(), root.resolve()
+    if target == top or top in target.parents or target in top.parents:
+        raise UserError(f"class folder {folder} is a link to {target}, inside or above the image folder: its images "
+                        "would count twice; remove the link, or copy the images it should hold")
+
+
 def list_folder(path: str | None) -> Listing:
     """The classes (subfolders, sorted) and their image files, undecoded."""
     if not path:
@@ -58,6 +69,8 @@ def list_folder(path: str | None) -> Listing:
     if not root.is_dir():
         raise UserError(f"{root} is not a folder: give the folder that holds one subfolder per class")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and _visible(p.name))
+    for name in classes:
+        _check_not_looping(root, root / name)
     if len(classes) < 2:
         raise UserError(f"{root} has {len(classes)} class folder(s): put each class's images in a subfolder "
                         "named after the class (at least 2 classes)")
