@@ -5,6 +5,7 @@ address of the newest study."""
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -12,7 +13,7 @@ import socket
 import sys
 from pathlib import Path
 
-from hpo.errors import UserError
+from hpo.errors import UserError, one_line
 
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 MODEL_TRAINING = "custom_model_development"
@@ -120,13 +121,23 @@ def study_description(title: str, profile, sections: list[tuple[str, str]], best
 
 # --- `hpo ui` ----------------------------------------------------------------------------------
 
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as s:
+def _check_address(host: str, port: int) -> None:
+    """The UI can listen on `host`:`port`: the host resolves to an address of this machine, and
+    nothing listens on the port there."""
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError, ValueError) as e:
+        raise UserError(f"--host {host!r} does not resolve ({one_line(e, 200)}): give 127.0.0.1 (this machine "
+                        "only), 0.0.0.0 (every interface) or a name of this machine") from None
+    with socket.socket(family, kind) as s:
         try:
-            s.bind((host, port))
-            return True
-        except OSError:
-            return False
+            s.bind(address)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise UserError(f"port {port} on {host} is in use (another MLflow UI?): stop it, or pass --port") \
+                    from None
+            raise UserError(f"cannot listen on {host} port {port} ({e.strerror or e}): give 127.0.0.1, 0.0.0.0 or "
+                            "an address of this machine") from None
 
 
 def serve(host: str = "127.0.0.1", port: int = 5000) -> None:
@@ -146,7 +157,6 @@ def serve(host: str = "127.0.0.1", port: int = 5000) -> None:
               flush=True)
     if remote:
         return
-    if not _port_free(host, port):
-        raise UserError(f"port {port} on {host} is in use (another MLflow UI?): stop it, or pass --port")
+    _check_address(host, port)
     os.execv(sys.executable, [sys.executable, "-m", "mlflow", "ui", "--host", host, "--port", str(port),
                               "--backend-store-uri", reader.uri])
