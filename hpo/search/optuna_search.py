@@ -1,6 +1,7 @@
-"""Optuna's samplers as searchers, through its ask-and-tell interface: multivariate TPE and
-CMA-ES (Optuna's CmaEsSampler; the optimizer, a category, is drawn by its independent sampler),
-each starting from `tpe_startup` random configurations. The applied space maps to Optuna's
+"""Optuna's samplers as searchers, through its ask-and-tell interface: multivariate TPE, CMA-ES
+(Optuna's CmaEsSampler; the optimizer, a category, is drawn by its independent sampler) and its
+Gaussian-process sampler (GPSampler, which needs PyTorch: requirements-torch.txt), each starting
+from `tpe_startup` random configurations. The applied space maps to Optuna's
 distributions once; a choice of numbers (fine-tuned layers) is a category, as hyperopt's TPE has it."""
 
 from __future__ import annotations
@@ -74,5 +75,11 @@ def _cmaes(seed: int, startup: int):
                         warn_independent_sampling=False)
 
 
+def _gp(seed: int, startup: int):
+    from optuna.samplers import GPSampler
+    return GPSampler(seed=seed, n_startup_trials=startup)
+
+
 optuna_tpe = _method("optuna_tpe", _tpe)
 optuna_cmaes = _method("optuna_cmaes", _cmaes)
+optuna_gp = _method("optuna_gp", _gp)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
+from importlib.util import find_spec
 from typing import Callable
 
 from hpo.errors import UserError
@@ -33,9 +34,14 @@ class MethodEntry:
     resumable: bool = False  # promoted trials resume from checkpoints (kept with the study)
     study_ii: bool = False  # one of the paper's four, which Study II runs by default
     describe: Callable[[object], str] | None = None  # its plan for a profile, printed before its search
+    requires: tuple[str, ...] = ()  # modules it imports that the suite does not install (an optional extra)
 
     def check(self, profile, budget: int) -> None:
         """What is wrong with running it on `profile` under `budget` epochs, found before any run."""
+        missing = [module for module in self.requires if find_spec(module) is None]
+        if missing:
+            raise UserError(f"{self.name} needs the package {', '.join(missing)}, which is not installed: "
+                            f"pip install -r requirements-{missing[0]}.txt, or leave {self.name} out")
         try:
             first = self.first_job(profile)
         except ValueError as e:
@@ -48,7 +54,7 @@ def _built_in() -> list[MethodEntry]:
     from hpo.search import hyperband
     from hpo.search.asha import asha, asha_tpe, first_rung, top_rung
     from hpo.search.grid import grid
-    from hpo.search.optuna_search import optuna_cmaes, optuna_tpe
+    from hpo.search.optuna_search import optuna_cmaes, optuna_gp, optuna_tpe
     from hpo.search.random import random_search
     from hpo.search.smac_search import smac
     from hpo.search.tpe import tpe
@@ -71,7 +77,9 @@ def _built_in() -> list[MethodEntry]:
         MethodEntry("optuna_tpe", "Optuna TPE (multivariate)", "C7", optuna_tpe, per_configuration,
                     per_configuration),
         MethodEntry("optuna_cmaes", "Optuna CMA-ES", "C8", optuna_cmaes, per_configuration, per_configuration),
-        MethodEntry("smac", "SMAC3 (random forest)", "C9", smac, per_configuration, per_configuration),
+        MethodEntry("optuna_gp", "Optuna GP (Bayesian)", "tab:olive", optuna_gp, per_configuration,
+                    per_configuration, requires=("torch",)),
+        MethodEntry("smac", "SMAC3 (random forest)", "tab:cyan", smac, per_configuration, per_configuration),
     ]
 
 

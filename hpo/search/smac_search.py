@@ -1,8 +1,8 @@
 """SMAC3's random-forest Bayesian optimisation (its hyperparameter-optimisation facade) as a
 searcher, through its ask-and-tell interface, on the applied ConfigSpace itself: a Sobol initial
 design of `tpe_startup` configurations, then the forest's expected improvement. Each
-configuration trains once (deterministic: no repeated seeds); a failed one costs as accuracy 0. SMAC keeps its own files in a
-temporary folder that lives as long as the searcher."""
+configuration trains once (deterministic: no repeated seeds); a failed one costs as accuracy 0.
+SMAC keeps its own files in a temporary folder that lives as long as the searcher."""
 
 from __future__ import annotations
 

@@ -17,6 +17,8 @@ from hpo.search.loop import run_search
 from hpo.search.registry import entry, names
 
 PROFILE = load_profile("embedded")
+SMOKE = load_profile("smoke")  # 4 configurations: for the methods that fit a model per proposal (up to a second)
+SLOW = {"smac", "optuna_gp"}  # and one case each
 FIXED = {"input_size": 32, "batch_size": 32}
 METHOD_NAMES = names()  # every registered method
 
@@ -61,9 +63,10 @@ def uninterrupted(name: str, slots: int):
 
 
 def search(name: str, slots: int, record: MemoryRecord | None = None):
+    profile = SMOKE if name in SLOW else PROFILE
     workers = Workers(slots)
-    budget = Budget(PROFILE.budget.epochs)
-    result = run_search(entry(name).build(PROFILE, 3, FIXED), budget, workers, progress=None, record=record)
+    budget = Budget(profile.budget.epochs)
+    result = run_search(entry(name).build(profile, 3, FIXED), budget, workers, progress=None, record=record)
     return result, budget, workers
 
 
@@ -85,7 +88,6 @@ def kill(result, n: int) -> MemoryRecord:
 
 
 KS = [(2, 3, 5), (5, 2, 1), (1, 2, 3)]
-SLOW = {"smac"}  # about a second a proposal: one case each
 
 
 @pytest.mark.parametrize("name,ks", [(name, ks) for name in METHOD_NAMES for ks in KS[:1 if name in SLOW else None]])

@@ -25,7 +25,7 @@ PLUGIN = Path(__file__).parents[1] / "plugins" / "hpo_local_search"
 def test_the_built_in_methods_and_the_default_of_study_ii():
     assert registry.study_ii_names() == ["grid", "random", "tpe", "asha"]
     assert registry.names()[:4] == registry.study_ii_names()
-    assert {"hyperband", "bohb", "asha_tpe", "optuna_tpe", "optuna_cmaes", "smac"} <= set(registry.names())
+    assert {"hyperband", "bohb", "asha_tpe", "optuna_tpe", "optuna_cmaes", "optuna_gp", "smac"} <= set(registry.names())
     assert registry.resolve(None) == registry.study_ii_names() and registry.resolve(["all"]) == registry.names()
     with pytest.raises(UserError, match="unknown method 'hillclimb': choose from grid, random, tpe, asha, "):
         registry.resolve(["grid", "hillclimb"])
@@ -40,6 +40,13 @@ def test_a_budget_below_a_methods_first_job_is_refused_before_any_run():
     hyperband = registry.entry("hyperband")
     assert hyperband.first_job(SMOKE) == 1 and hyperband.longest_job(SMOKE) == SMOKE.asha.R
     assert "Hyperband brackets for R=4, eta=2" in hyperband.describe(SMOKE)
+
+
+def test_a_method_whose_package_is_missing_says_which_and_how_to_install_it(monkeypatch):
+    monkeypatch.setattr(registry, "find_spec", lambda module: None)
+    with pytest.raises(UserError, match="optuna_gp needs the package torch, which is not installed: "
+                                        r"pip install -r requirements-torch.txt, or leave optuna_gp out"):
+        registry.entry("optuna_gp").check(SMOKE, 16)
 
 
 def quality(job) -> Outcome:

@@ -31,11 +31,12 @@ class LocalSearcher(Searcher):
 
 def local_search(profile, seed: int, fixed=None) -> Fifo:
     b = profile.budget
-    return Fifo("local_search", LocalSearcher(profile.space.applied, seed), b.configurations, b.epochs_per_configuration)
+    searcher = LocalSearcher(profile.space.applied, seed)
+    return Fifo("local_search", searcher, b.configurations, b.epochs_per_configuration)
 
 
 def _epochs(profile) -> int:
     return profile.budget.epochs_per_configuration
 
 
-ENTRY = MethodEntry("local_search", "local search (plug-in)", "C9", local_search, _epochs, _epochs)
+ENTRY = MethodEntry("local_search", "local search (plug-in)", "tab:pink", local_search, _epochs, _epochs)
