@@ -98,11 +98,11 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
     methods = methods or list(METHOD_ORDER)
     budget = budget or profile.budget.epochs
     check_request(profile, datasets, methods, budget)
+    if "asha" in methods:  # the one method that keeps checkpoints
+        check_checkpoints()
     prepared, manifest = require_prepared(profile, seed)
     check_prepared(profile, seed, datasets)
     worker.backbone(profile, seed)()  # loaded now: a missing or damaged backbone fails before any run
-    if "asha" in methods:
-        check_checkpoints()
     key = tracking.study_key("compare", profile, seed, manifest["data_checksum"], datasets=datasets,
                              methods=methods, budget=budget, **repetition.key_parameters())
     tags = {**tracking.provenance_tags("compare", profile, seed, manifest["data_checksum"]),

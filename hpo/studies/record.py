@@ -44,6 +44,8 @@ def run_record(profile, seed: int, datasets: list[str] | None = None, out: str |
     datasets = datasets or [t.name for t in profile.datasets.targets]
     for name in datasets:
         profile.target(name)
+    out = Path(out) if out else default_out(profile, seed)
+    check_file(out, "the recorded table", "give another --out")
     prepared, manifest = require_prepared(profile, seed)
     check_prepared(profile, seed, datasets)
     worker.backbone(profile, seed)()  # a missing or damaged backbone fails before any run
@@ -52,8 +54,6 @@ def run_record(profile, seed: int, datasets: list[str] | None = None, out: str |
     tags = {**tracking.provenance_tags("record", profile, seed, manifest["data_checksum"]),
             "study": f"record-{profile.name}-seed{seed}", "datasets": ",".join(datasets),
             "design_points": str(len(points)), "epochs_per_point": str(epochs)}
-    out = Path(out) if out else default_out(profile, seed)
-    check_file(out, "the recorded table", "give another --out")
     failures = Failures()
     started = time.perf_counter()
     with tracking.study_run("record", f"record {profile.name} seed {seed}", tags, key, restart) as study:

@@ -131,6 +131,7 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
     chosen = check_variants(profile, variants)
     spec, budget = profile.subset, profile.budget.epochs
     check_request(profile, [spec.dataset], ["asha"], budget)
+    check_checkpoints()
     prepared, manifest = require_prepared(profile, seed)
     if "subsets" not in manifest:
         raise UserError(f"the prepared data of profile {profile.name} has no subsets: "
@@ -138,7 +139,6 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
     whole, _ = load_subset(profile, seed, "whole")
     check_prepared(profile, seed, [], [v.subset for v in chosen if v.subset != "whole"])
     worker.backbone(profile, seed)()  # loaded now: a missing or damaged backbone fails before any run
-    check_checkpoints()
     # The final training runs R epochs: the longest any configuration trains in ASHA, so the
     # chosen configuration is trained as long as it was when it was chosen (on more images).
     final_epochs = profile.asha.R
