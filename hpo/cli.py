@@ -27,6 +27,10 @@ def _import_backend_quietly() -> None:
         os.dup2(captured.fileno(), 2)
         try:
             import keras  # noqa: F401
+        except (ImportError, ValueError) as e:  # KERAS_BACKEND names a backend Keras cannot load
+            backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+            raise UserError(f"Keras cannot load its backend {backend!r} ({one_line(e, 200)}): set KERAS_BACKEND to "
+                            "tensorflow (the default), jax or torch, installed in this environment") from None
         except BaseException:
             os.dup2(saved, 2)
             captured.seek(0)

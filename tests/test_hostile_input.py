@@ -259,6 +259,20 @@ def test_a_host_that_does_not_resolve_is_not_a_busy_port(capsys):
                     "hpo ui: error: --host 'no such host' does not resolve")
 
 
+def test_a_keras_backend_that_cannot_load_is_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+    # Keras reads KERAS_BACKEND once per process: a process of its own
+    done = subprocess.run([sys.executable, "-m", "hpo", "train", "--profile", "smoke", "--epochs", "1"],
+                          env={**os.environ, "KERAS_BACKEND": "nonsense"}, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    lines = [x for x in done.stderr.strip().splitlines() if " INFO mlflow." not in x]  # MLflow making the store
+    assert done.returncode == 2 and lines == [
+        "hpo train: error: Keras cannot load its backend 'nonsense' (Unable to import backend : nonsense): set "
+        "KERAS_BACKEND to tensorflow (the default), jax or torch, installed in this environment"]
+
+
 def _images(root: Path) -> Path:
     from tests.data.image_tree import make_tree
     return make_tree(root / "photos", {"cats": 6, "dogs": 6})
