@@ -122,9 +122,9 @@ def test_every_training_failing_ends_with_a_clear_error(smoke_prepared, client):
         "optimizer": ["sgd"], "fine_tuned_layers": [9, 14, 18, 42]})
     profile = SMOKE.model_copy(update={"space": SMOKE.space.model_copy(update={"initial": initial}),
                                        "checksum": "smoke with a diverging initial space"})
-    with pytest.raises(UserError, match=rf"^every trial of importance on digits failed \({profile.importance.trainings} "
-                                        rf"of {profile.importance.trainings}; the first: TrainingDiverged: .*\): fix "
-                                        "that, then rerun with --restart$"):
+    n = profile.importance.trainings
+    with pytest.raises(UserError, match=rf"^every trial of importance on digits failed \({n} of {n}; the first: "
+                                        r"TrainingDiverged: .*\): fix that, then rerun with --restart$"):
         run_importance(profile, 0, ["digits"])
     [dataset] = _children(client, _latest_study(client))
     assert dataset.data.metrics["n_failed"] == profile.importance.trainings
