@@ -103,3 +103,17 @@ def test_the_profile_requires_image_size_for_a_folder_and_refuses_it_elsewhere(t
     with pytest.raises(ValueError, match="skip_unreadable: only the image_folder format"):
         spec(tree, format="mio_tcd", skip_unreadable=True)
     assert spec(tree, skip_unreadable=True).loader_options() == {"size": 24, "skip_unreadable": True}
+
+
+def test_a_class_folder_may_link_elsewhere_but_not_into_the_images(tmp_path):
+    root = make_tree(tmp_path / "photos", {"cats": 3, "dogs": 3})
+    outside = make_tree(tmp_path / "more", {"birds": 2}) / "birds"
+    (root / "birds").symlink_to(outside, target_is_directory=True)
+    listing = list_folder(str(root))
+    assert listing.class_names == ("birds", "cats", "dogs") and np.bincount(listing.labels).tolist() == [2, 3, 3]
+    for name, target in (("loop", root), ("cats again", root / "cats"), ("above", tmp_path)):
+        link = root / name
+        link.symlink_to(target, target_is_directory=True)
+        with pytest.raises(UserError, match=f"class folder {link} is a link to .*inside or above the image folder"):
+            list_folder(str(root))
+        link.unlink()
