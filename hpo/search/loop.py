@@ -90,6 +90,12 @@ class SearchResult:
         return self.best[0].config if self.best else None
 
 
+# A search stops asking once this many jobs in a row failed before their first epoch: such a job
+# costs nothing, so a method whose every proposal fails at once (out of memory, a missing file)
+# would never exhaust its budget.
+MAX_EMPTY_FAILURES = 10
+
+
 class MethodStalled(RuntimeError):
     """The method answered WAIT with no job in flight: nothing could ever wake it (a bug)."""
 
@@ -106,6 +112,7 @@ def run_search(method: Method, budget: Budget, driver: Driver, label: str = "",
     record = record or MemoryRecord()
     result, in_flight = SearchResult(method.name, 0), {}
     started, submitted_at = time.perf_counter(), {}
+    done, empty_failures = False, 0
 
     def ask(event: Event | None = None) -> Job | Signal:
         with timing.phase("suggest"):
@@ -128,6 +135,10 @@ def run_search(method: Method, budget: Budget, driver: Driver, label: str = "",
         return job
 
     def tell(job: Job, outcome: Outcome, recorded: bool) -> None:
+        nonlocal done, empty_failures
+        empty_failures = empty_failures + 1 if outcome.error and outcome.epochs_trained == 0 else 0
+        if empty_failures >= MAX_EMPTY_FAILURES:
+            done = True  # its jobs fail before their first epoch: they cost nothing, so it would never stop
         del in_flight[job.trial]
         budget.refund(job.trial, job.epochs - outcome.epochs_trained)
         with timing.phase("suggest"):
@@ -152,7 +163,6 @@ def run_search(method: Method, budget: Budget, driver: Driver, label: str = "",
         tell(job, outcome, recorded=True)
 
     backlog = deque(in_flight.values())  # handed out in the record, never told: they go first
-    done = False
     while True:
         while len(in_flight) - len(backlog) < driver.slots:
             if backlog:

@@ -16,8 +16,7 @@ from hpo.errors import UserError
 from hpo.executor import cluster
 from hpo.executor.trials import MethodTrials
 from hpo.executor.worker import TrialSpec
-from hpo.search import METHODS
-from hpo.search.asha import milestones
+from hpo.search import registry
 from hpo.search.base import Method
 from hpo.search.loop import SearchResult, run_search
 
@@ -56,24 +55,15 @@ class Repetition:
 
 def check_request(profile, datasets: list[str], methods: list[str], budget: int) -> None:
     """Everything that can be wrong with the request, found before any run starts."""
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown or not methods:
-        raise UserError(f"unknown method {', '.join(unknown) or '(none)'}: choose from {', '.join(METHODS)}")
+    if not methods:
+        raise UserError(f"no method named: choose from {', '.join(registry.names())}, or all")
+    entries = [registry.entry(name) for name in methods]  # an unknown name is one line
     for name in datasets:
         profile.target(name)
     if budget < 1:
         raise UserError(f"budget must be at least 1 epoch, got {budget}")
-    if "asha" in methods:
-        a = profile.asha
-        try:
-            first = milestones(a.r, a.R, a.eta, a.s)[0]
-        except ValueError as e:
-            raise UserError(f"asha settings of profile {profile.name}: {e}") from None
-        if budget < first:
-            raise UserError(f"budget {budget} is smaller than ASHA's first rung (r * eta^s = {first} epochs)")
-    if {"grid", "random", "tpe"} & set(methods) and budget < profile.budget.epochs_per_configuration:
-        raise UserError(f"budget {budget} cannot pay one configuration of "
-                        f"{profile.budget.epochs_per_configuration} epochs")
+    for entry in entries:
+        entry.check(profile, budget)
 
 
 def checkpoint_root(study_run_id: str) -> Path:

@@ -270,8 +270,11 @@ def test_a_worker_that_cannot_read_the_data_fails_its_jobs_with_the_reason(smoke
                                          "--no-dashboard"], env={**env, "HPO_PREPARED_DIR": str(tmp_path / "nowhere")},
                                         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         study = Study(tmp_path / "study", os.environ["MLFLOW_TRACKING_URI"])
-        study.run("compare", "--profile", "smoke", "--datasets", "digits", "--methods", "grid",
-                  "--scheduler", address, "--restart")
+        proc = study.start("compare", "--profile", "smoke", "--datasets", "digits", "--methods", "grid",
+                           "--scheduler", address, "--restart")
+        assert proc.wait(timeout=900) == 2  # every trial failed: the stage fails, naming the first cause
+        assert "every trial of grid on digits failed (4 of 4; the first: UserError: no prepared data in" in \
+            study.log.read_text()
         runs = study.runs()
         failed = trials(runs)
         assert failed and all(r.info.status == "FAILED" for r in failed)

@@ -190,3 +190,19 @@ def test_tpe_proposes_distinct_configurations_while_jobs_run(slots):
     configs = [tuple(sorted(job.config.items())) for job in method.handed]
     assert len(configs) == PROFILE.budget.configurations and len(set(configs)) == len(configs)
     assert max(len(p) for p in pending_at_handout) == slots - 1  # proposed with slots - 1 others running
+
+
+@pytest.mark.parametrize("name", ["asha", "hyperband", "random"])
+@pytest.mark.parametrize("slots", [1, 3])
+def test_a_method_whose_jobs_all_fail_before_their_first_epoch_stops(name, slots):
+    """Such jobs cost nothing: without the guard ASHA and Hyperband would propose for ever."""
+    from hpo.search.loop import MAX_EMPTY_FAILURES
+    from hpo.search.registry import entry
+
+    def fail(job):
+        return Outcome(math.nan, math.nan, 0, error="RuntimeError: out of memory")
+
+    result = run_search(entry(name).build(PROFILE, 0, FIXED), Budget(PROFILE.budget.epochs),
+                        SimulatedDriver(fail, slots), progress=None)
+    assert MAX_EMPTY_FAILURES <= len(result.jobs) < MAX_EMPTY_FAILURES + slots and result.budget_used == 0
+    assert result.n_failed == len(result.jobs)

@@ -10,6 +10,7 @@ import pytest
 from hpo import tracking
 from hpo.errors import UserError
 from hpo.profiles import load_profile, parse_profile
+from hpo.search import registry
 from hpo.studies.compare import run_compare
 from hpo.studies.searching import check_request
 
@@ -18,11 +19,15 @@ SMOKE = load_profile("smoke")
 
 
 @pytest.mark.parametrize("methods,budget,message", [
-    (["grid", "hillclimb"], 16, "unknown method hillclimb: choose from grid, random, tpe, asha"),
+    (["grid", "hillclimb"], 16, "unknown method 'hillclimb': choose from grid, random, tpe, asha, hyperband, "),
     (["grid"], 0, "budget must be at least 1 epoch"),
-    (["grid"], 3, "budget 3 cannot pay one configuration of 4 epochs"),
+    (["grid"], 3, "budget 3 cannot pay grid's first job of 4 epochs"),
+    (["hyperband"], 16, None),
 ])
 def test_bad_request_is_refused(methods, budget, message):
+    if message is None:
+        check_request(SMOKE, ["fashion"], methods, budget)  # a good one passes
+        return
     with pytest.raises(UserError, match=message):
         check_request(SMOKE, ["fashion"], methods, budget)
 
@@ -30,7 +35,7 @@ def test_bad_request_is_refused(methods, budget, message):
 def test_budget_smaller_than_r_is_refused():
     text = open(SMOKE.source_file).read().replace("  r: 1\n", "  r: 2\n")
     profile = parse_profile(text, "r2.yaml")
-    with pytest.raises(UserError, match=r"budget 1 is smaller than ASHA's first rung \(r \* eta\^s = 2 epochs\)"):
+    with pytest.raises(UserError, match="budget 1 cannot pay asha's first job of 2 epochs"):
         check_request(profile, ["fashion"], ["asha"], 1)
 
 
@@ -47,7 +52,7 @@ def _cli(*args):
 def test_cli_bad_method_fails_before_any_run(client):
     done = _cli("compare", "--profile", "smoke", "--methods", "grid,hillclimb")
     assert done.returncode == 2 and done.stderr.strip().splitlines() == [
-        "hpo compare: error: unknown method hillclimb: choose from grid, random, tpe, asha"]
+        f"hpo compare: error: unknown method 'hillclimb': choose from {', '.join(registry.names())}, or all"]
     assert client.get_experiment_by_name("compare") is None or not client.search_runs(
         [client.get_experiment_by_name("compare").experiment_id], "tags.methods = 'grid,hillclimb'")
 
