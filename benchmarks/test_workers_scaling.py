@@ -16,8 +16,8 @@ from hpo.budget import Budget
 from hpo.executor.simulated import SimulatedDriver
 from hpo.jobs import Outcome
 from hpo.profiles import load_profile
-from hpo.search import METHODS
 from hpo.search.loop import run_search
+from hpo.search.registry import entry
 from hpo.space import config_space, constants
 
 PROFILE = load_profile("paper")
@@ -37,7 +37,7 @@ def simulate(method: str, images: int, workers: int, seed: int) -> tuple[float, 
 
     rng = random.Random(seed)
     driver = SimulatedDriver(lambda job: Outcome(rng.random(), rng.random(), job.epochs), workers, duration)
-    policy = METHODS[method](PROFILE, seed, constants(config_space(PROFILE.space.applied)))
+    policy = entry(method).build(PROFILE, seed, constants(config_space(PROFILE.space.applied)))
     result = run_search(policy, Budget(PROFILE.budget.epochs), driver, progress=None)
     top = policy.rungs[-1] if method == "asha" else None
     reached = [end for (job, _), end in zip(result.jobs, driver.ended_at, strict=True) if job.stop == top]

@@ -210,12 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
     _workers(importance)
     importance.add_argument("--datasets", default="all", help="comma-separated target datasets (default: all)")
 
-    compare = stages.add_parser("compare", help="Study II: grid, random, TPE and ASHA under one epoch budget")
+    compare = stages.add_parser("compare", help="Study II: grid, random, TPE and ASHA (or any registered methods) "
+                                "under one epoch budget")
     _common(compare)
     _study(compare)
     _workers(compare)
     compare.add_argument("--datasets", default="all", help="comma-separated target datasets (default: all)")
-    compare.add_argument("--methods", default="all", help="comma-separated: grid,random,tpe,asha (default: all)")
+    compare.add_argument("--methods", default="paper", help=_methods_help())
     compare.add_argument("--budget", type=_budget, default=None,
                          help="epochs per method, or profile (the default: the profile's budget.epochs)")
     _repeated(compare)
@@ -243,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--table", default="default",
                         help="the recorded table (default: recorded/PROFILE-seedSEED.json)")
     replay.add_argument("--datasets", default="all", help="comma-separated datasets of the table (default: all)")
-    replay.add_argument("--methods", default="all", help="comma-separated: grid,random,tpe,asha (default: all)")
+    replay.add_argument("--methods", default="paper", help=_methods_help())
     replay.add_argument("--budget", type=_budget, default=None,
                         help="epochs per method, or profile (the default: the profile's budget.epochs)")
     replay.add_argument("--workers", type=_ranged(1, 4096), default=1,
@@ -279,6 +280,19 @@ def build_parser() -> argparse.ArgumentParser:
 def _seed(text: str) -> int | None:
     """A seed, or 'any' (also '' or 'none')."""
     return None if text.strip().lower() in ("", "any", "none") else _integer(text, 0, MAX_SEED)
+
+
+def _methods_help() -> str:
+    from hpo.search import registry
+    return (f"comma-separated names of registered methods ({', '.join(registry.names())}), all of them, or paper: "
+            f"the paper's {', '.join(registry.study_ii_names())} (default)")
+
+
+def _methods(text: str) -> list[str] | None:
+    """--methods: names, `all` (every registered method) or `paper` (None: Study II's four)."""
+    if text.strip() == "paper":
+        return None
+    return ["all"] if text.strip() == "all" else _list(text, "methods")
 
 
 def _list(text: str, option: str) -> list[str] | None:
@@ -351,7 +365,7 @@ def _run_stage(args: argparse.Namespace, profile) -> None:
             _write_record(args.record)
     elif args.stage == "compare":
         from hpo.studies.compare import run_compare
-        datasets, methods = _list(args.datasets, "datasets"), _list(args.methods, "methods")
+        datasets, methods = _list(args.datasets, "datasets"), _methods(args.methods)
         _each_repetition(search_seeds(args), lambda s: run_compare(profile, args.seed, datasets, methods, args.budget,
                                                                    restart=args.restart, search_seed=s))
         if args.record:
@@ -372,7 +386,7 @@ def _run_stage(args: argparse.Namespace, profile) -> None:
         from hpo.studies.replay import run_replay
         seeds = [args.seed if s is None else s for s in search_seeds(args)]
         table = None if args.table in ("", "default") else args.table
-        run_replay(profile, args.seed, seeds, table, _list(args.datasets, "datasets"), _list(args.methods, "methods"),
+        run_replay(profile, args.seed, seeds, table, _list(args.datasets, "datasets"), _methods(args.methods),
                    args.budget, args.workers)
         if args.record:
             _write_record(args.record)

@@ -15,18 +15,24 @@ from matplotlib.ticker import MaxNLocator
 
 from hpo.report.importance import draw_marginal
 from hpo.report.repetitions import mean_band
+from hpo.search import registry
 
 if TYPE_CHECKING:
     from hpo.report.importance import Marginal
     from hpo.report.queries import RunData
 
-METHOD_COLORS = {"grid": "C0", "random": "C1", "tpe": "C2", "asha": "C3"}
-METHOD_LABELS = {"grid": "grid search", "random": "random search", "tpe": "TPE (Bayesian)", "asha": "ASHA"}
 FORMATS = ("png", "svg")
 
 
 def _color(method: str, index: int) -> str:
-    return METHOD_COLORS.get(method, f"C{4 + index % 6}")
+    """The registry's colour of the method; one by position for a method it does not know."""
+    entry = registry.registry().get(method)
+    return entry.colour if entry else f"C{index % 10}"
+
+
+def _name(method: str) -> str:
+    entry = registry.registry().get(method)
+    return entry.label if entry else method
 
 
 def save(fig: Figure, base: Path) -> list[Path]:
@@ -49,7 +55,7 @@ def anytime_figure(frame: pd.DataFrame, dataset: str, budget: float | None = Non
     ax = fig.add_subplot()
     for i, (method, part) in enumerate(frame.groupby("method", sort=False)):
         ax.plot(part["epochs charged"], part["best val_accuracy"], drawstyle="steps-post", linewidth=2,
-                color=_color(method, i), label=METHOD_LABELS.get(method, method))
+                color=_color(method, i), label=_name(method))
     if budget and not math.isnan(budget):
         ax.axvline(budget, color="0.5", linestyle=":", linewidth=1, label=f"budget ({budget:g} epochs)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -108,7 +114,7 @@ def curves_figure(best: dict[str, tuple[RunData, int, float]], dataset: str) -> 
     fig = Figure(figsize=(10.0, 3.8), layout="constrained")
     acc, loss = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     for i, (method, (trial, epoch, value)) in enumerate(best.items()):
-        color, name = _color(method, i), METHOD_LABELS.get(method, method)
+        color, name = _color(method, i), _name(method)
         acc.plot([epoch], [value], "*", color=color, markersize=14, markeredgecolor="k", zorder=5)
         for ax, key in ((acc, "accuracy"), (loss, "loss")):
             for split, style in (("val", "-"), ("train", "--")):
@@ -134,7 +140,7 @@ def band_figure(curves: pd.DataFrame, dataset: str, x: str, label: str) -> Figur
     grid = np.linspace(0, curves[x].max(), 200)
     for i, (method, part) in enumerate(curves.groupby("method", sort=False)):
         mean, half = mean_band(part, x, grid)
-        ax.plot(grid, mean, color=_color(method, i), linewidth=2, label=METHOD_LABELS.get(method, method))
+        ax.plot(grid, mean, color=_color(method, i), linewidth=2, label=_name(method))
         ax.fill_between(grid, mean - half, mean + half, color=_color(method, i), alpha=0.2, linewidth=0)
     _label(ax, label, "best validation accuracy so far",
            f"{dataset}: replayed, mean over {curves['search seed'].nunique()} search seeds")
@@ -147,7 +153,7 @@ def rank_figure(ranks: pd.DataFrame) -> Figure:
     ax = fig.add_subplot()
     for i, (method, row) in enumerate(ranks.iterrows()):
         ax.plot([100 * s for s in row.index], row.to_numpy(), marker="o", linewidth=2, color=_color(method, i),
-                label=METHOD_LABELS.get(method, method))
+                label=_name(method))
     ax.invert_yaxis()
     _label(ax, "share of the budget (%)", "mean rank (1: best)")
     return fig

@@ -59,7 +59,7 @@ def _blocks(frame: pd.DataFrame, share: float, metric: str) -> pd.DataFrame:
     """Blocks (search seed, dataset) x methods of one metric at one share."""
     at = frame[frame["share"] == share]
     table = at.pivot_table(index=["search seed", "dataset"], columns="method", values=metric, dropna=False)
-    return table[[m for m in tables.METHOD_ORDER if m in table.columns]]
+    return table[tables.method_order(table.columns)]
 
 
 def intervals_table(frame: pd.DataFrame) -> pd.DataFrame:

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 
 from hpo.jobs import best_job
+from hpo.search import registry
 
 if TYPE_CHECKING:
     from hpo.report.queries import RunData
 
-METHOD_ORDER = ("grid", "random", "tpe", "asha")  # Table 6's rows; hpo.search.METHODS has the same order
 POOLED = "all datasets"  # the importance stage's label for its analysis over every dataset
 TOP_PAIRS = 2  # Table 5 lists the two most important pairs
 TABLE_FILES = ("md", "csv", "tex")
@@ -38,6 +38,12 @@ def _ordered(names, preferred) -> list[str]:
     return known + sorted(n for n in names if n not in known)
 
 
+def method_order(methods) -> list[str]:
+    """Methods as tables list them: the registry's order, then any it does not know (a plug-in
+    since uninstalled), by name."""
+    return _ordered(methods, registry.names())
+
+
 def dataset_order(study: RunData) -> list[str]:
     """The study's datasets in the order it ran them (its `datasets` tag), then any others."""
     tagged = [d for d in study.tags.get("datasets", "").split(",") if d]
@@ -52,7 +58,7 @@ def method_runs(study: RunData) -> list[RunData]:
         if child.tags.get("method") and child.tags.get("dataset"):
             latest[child.tags["dataset"], child.tags["method"]] = child
     datasets = dataset_order(study)
-    methods = _ordered([m for _, m in latest], METHOD_ORDER)
+    methods = _ordered([m for _, m in latest], registry.names())
     return [latest[d, m] for d in datasets for m in methods if (d, m) in latest]
 
 
@@ -71,7 +77,7 @@ def table6_frame(results) -> pd.DataFrame:
         row = rows.setdefault(dataset, {"dataset": dataset})
         row[f"{method} val"], row[f"{method} test"] = number(val), number(test)
         methods.append(method)
-    columns = ["dataset"] + [f"{m} {kind}" for m in _ordered(methods, METHOD_ORDER) for kind in ("val", "test")]
+    columns = ["dataset"] + [f"{m} {kind}" for m in method_order(methods) for kind in ("val", "test")]
     frame = pd.DataFrame(list(rows.values()), columns=columns)
     vals = frame[[c for c in columns if c.endswith(" val")]]
     frame["max difference"] = vals.max(axis=1, skipna=True) - vals.min(axis=1, skipna=True)

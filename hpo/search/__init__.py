@@ -1,11 +1,7 @@
-"""The four methods of Study II, one module each, behind the small `Method` interface."""
+"""Search methods, one module each, behind the small `Method` interface; hpo/search/registry.py
+is the one home of what a method is (names, labels, builders, checks), and the one loop that
+runs them all is hpo/search/loop.py."""
 
-from hpo.search.asha import asha
 from hpo.search.base import Job, Method
-from hpo.search.grid import grid
-from hpo.search.random import random_search
-from hpo.search.tpe import tpe
 
-METHODS = {"grid": grid, "random": random_search, "tpe": tpe, "asha": asha}
-
-__all__ = ["METHODS", "Job", "Method"]
+__all__ = ["Job", "Method"]

@@ -21,6 +21,8 @@ from hpo.errors import UserError
 from hpo.search.base import Method
 
 ENTRY_POINT_GROUP = "hpo.methods"
+STUDY_I = "random"  # the name Study I's random trainings carry (hpo/studies/importance.py)
+STUDY_III = "asha"  # the method Study III searches each subset with (hpo/studies/subset.py)
 
 
 @dataclass(frozen=True)

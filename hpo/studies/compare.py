@@ -13,8 +13,7 @@ from hpo import mlflow_ui, tracking
 from hpo.data.prepared import check_prepared, require_prepared
 from hpo.executor import worker
 from hpo.report import tables
-from hpo.report.tables import METHOD_ORDER
-from hpo.search import METHODS
+from hpo.search import registry
 from hpo.search.loop import SearchResult
 from hpo.space import config_space, constants
 from hpo.studies.failures import Failures
@@ -95,10 +94,10 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
     `search_seed` (default `seed`): a repetition of the search on the same prepared data."""
     repetition = Repetition(seed, seed if search_seed is None else search_seed)
     datasets = datasets or [t.name for t in profile.datasets.targets]
-    methods = methods or list(METHOD_ORDER)
+    methods = registry.resolve(methods)
     budget = budget or profile.budget.epochs
     check_request(profile, datasets, methods, budget)
-    if "asha" in methods:  # the one method that keeps checkpoints
+    if any(registry.entry(m).resumable for m in methods):  # they keep checkpoints
         check_checkpoints()
     prepared, manifest = require_prepared(profile, seed)
     check_prepared(profile, seed, datasets)
@@ -120,10 +119,13 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
                                                                tracking.STUDY_KEY: key}, reopen=True):
                     keras.backend.clear_session()
                     tracking.log_inputs(mlflow_ui.dataset_inputs(prepared, manifest, dataset))
-                    policy = METHODS[method](profile, repetition.search_seed,
-                                             constants(config_space(profile.space.applied)))
+                    entry = registry.entry(method)
+                    if entry.describe:
+                        print(entry.describe(profile), flush=True)
+                    fixed = constants(config_space(profile.space.applied))
+                    policy = entry.build(profile, repetition.search_seed, fixed)
                     found = search(policy, budget, profile, seed, dataset, trial_tags, f"{dataset} {method}",
-                                   checkpoints / f"{dataset}-{method}" if method == "asha" else None,
+                                   checkpoints / f"{dataset}-{method}" if entry.resumable else None,
                                    search_seed=repetition.search_seed)
                     r = method_result(found, dataset)
                     failures.add(f"{method} on {dataset}", found.jobs)

@@ -26,8 +26,7 @@ from hpo.errors import UserError
 from hpo.executor.replay import ReplayDriver
 from hpo.jobs import best_job
 from hpo.report import repetitions, tables
-from hpo.report.tables import METHOD_ORDER
-from hpo.search import METHODS
+from hpo.search import registry
 from hpo.search.loop import SearchResult, run_search
 from hpo.space import config_space, constants
 from hpo.studies.searching import check_request
@@ -100,7 +99,7 @@ def _check_data(table: recorded.Table, profile) -> None:
 def replay_search(profile, method: str, nearest: recorded.Nearest, search_seed: int, budget: int,
                   workers: int) -> tuple[SearchResult, list[float]]:
     """One method's search on a dataset's design points; the simulated end time of each of its jobs."""
-    policy = METHODS[method](profile, search_seed, constants(config_space(profile.space.applied)))
+    policy = registry.entry(method).build(profile, search_seed, constants(config_space(profile.space.applied)))
     driver = ReplayDriver(nearest, workers)
     return run_search(policy, Budget(budget), driver, progress=None), driver.ended_at
 
@@ -141,7 +140,7 @@ def run_replay(profile, seed: int, search_seeds: list[int], table_file: str | Pa
     table_file = Path(table_file) if table_file else default_out(profile, seed)
     table = recorded.load(table_file)
     datasets = datasets or list(table.datasets)
-    methods = methods or list(METHOD_ORDER)
+    methods = registry.resolve(methods)
     budget = budget or profile.budget.epochs
     check_request(profile, datasets, methods, budget)
     check_table(table, profile, datasets)

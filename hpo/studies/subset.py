@@ -39,6 +39,7 @@ from hpo.executor.trials import MethodTrials
 from hpo.executor.worker import TrialSpec, train_job
 from hpo.jobs import Job, Outcome
 from hpo.report import tables
+from hpo.search import registry
 from hpo.search.asha import asha
 from hpo.studies.failures import Failures
 from hpo.studies.searching import Repetition, check_request, checkpoint_root, remove_checkpoints, search
@@ -130,7 +131,7 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
     repetition = Repetition(seed, seed if search_seed is None else search_seed)
     chosen = check_variants(profile, variants)
     spec, budget = profile.subset, profile.budget.epochs
-    check_request(profile, [spec.dataset], ["asha"], budget)
+    check_request(profile, [spec.dataset], [registry.STUDY_III], budget)
     check_checkpoints()
     prepared, manifest = require_prepared(profile, seed)
     if "subsets" not in manifest:

@@ -11,8 +11,8 @@ from hpo.errors import UserError
 from hpo.executor.replay import ReplayDriver, replayed
 from hpo.jobs import Job
 from hpo.profiles import load_profile
-from hpo.search import METHODS
 from hpo.search.loop import run_search
+from hpo.search.registry import entry, names
 from hpo.space import config_space, constants
 from hpo.studies.replay import anytime, shares
 
@@ -40,7 +40,7 @@ def synthetic_table(profile=PROFILE, seed=0, fail=()) -> recorded.Table:
 
 def test_design_is_the_grid_then_drawn_points_fixed_by_the_seed():
     design = recorded.design(PROFILE, 0)
-    grid = METHODS["grid"](PROFILE, 0, FIXED).searcher.points
+    grid = entry("grid").build(PROFILE, 0, FIXED).searcher.points
     assert [c for s, c in design if s == "grid"] == grid and [s for s, _ in design[:len(grid)]] == ["grid"] * 16
     assert len(design) == 16 + PROFILE.record.random_points
     assert recorded.design(PROFILE, 0) == design and recorded.design(PROFILE, 1) != design
@@ -81,19 +81,19 @@ def test_replayed_grid_search_finds_the_tables_best_grid_point():
     table = synthetic_table()
     points = table.points("fashion")
     driver = ReplayDriver(recorded.Nearest(points, table.space))
-    result = run_search(METHODS["grid"](PROFILE, 0, FIXED), Budget(400), driver, progress=None)
+    result = run_search(entry("grid").build(PROFILE, 0, FIXED), Budget(400), driver, progress=None)
     grid = [p for p in points if p.source == "grid"]
     best = max(grid, key=lambda p: p.curves["val_accuracy"][24])
     assert result.best_val == best.curves["val_accuracy"][24] and result.best_test == best.curves["test_accuracy"][24]
     assert result.budget_used == 400 and len(result.trials) == 16
 
 
-@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("method", names())
 @pytest.mark.parametrize("workers", [1, 3, 8])
 def test_every_method_replays_within_budget_on_a_simulated_clock(method, workers):
     table = synthetic_table(fail={3, 17})
     driver = ReplayDriver(recorded.Nearest(table.points("fashion"), table.space), workers)
-    result = run_search(METHODS[method](PROFILE, 5, FIXED), Budget(400), driver, progress=None)
+    result = run_search(entry(method).build(PROFILE, 5, FIXED), Budget(400), driver, progress=None)
     assert result.budget_used <= 400 and result.budget_used == sum(o.epochs_trained for _, o in result.jobs)
     assert len(driver.ended_at) == len(result.jobs) and driver.ended_at == sorted(driver.ended_at)
     curve = anytime(result, driver.ended_at)
@@ -110,7 +110,7 @@ def test_more_workers_finish_sooner_on_the_simulated_clock():
     ends = {}
     for workers in (1, 4):
         driver = ReplayDriver(recorded.Nearest(table.points("fashion"), table.space), workers)
-        result = run_search(METHODS["random"](PROFILE, 0, FIXED), Budget(400), driver, progress=None)
+        result = run_search(entry("random").build(PROFILE, 0, FIXED), Budget(400), driver, progress=None)
         ends[workers] = driver.ended_at[-1]
         assert ends[workers] <= result.train_seconds + 1e-9
     assert ends[4] < ends[1] / 3

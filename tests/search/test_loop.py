@@ -10,10 +10,10 @@ from hpo.budget import Budget
 from hpo.executor.simulated import SimulatedDriver
 from hpo.jobs import Job, Outcome
 from hpo.profiles import load_profile
-from hpo.search import METHODS
 from hpo.search.asha import Asha
 from hpo.search.base import DONE, WAIT, Method
 from hpo.search.loop import MethodStalled, run_search
+from hpo.search.registry import entry
 
 PROFILE = load_profile("embedded")
 FIXED = {"input_size": 32, "batch_size": 32}
@@ -62,7 +62,7 @@ def durations(seed):
 @pytest.mark.parametrize("slots", [1, 2, 3, 5, 8])
 @pytest.mark.parametrize("fail_rate", [0.0, 0.3])
 def test_k_jobs_in_flight_never_overspend_and_every_result_is_told_once(name, slots, fail_rate):
-    method = Watched(METHODS[name](PROFILE, slots, FIXED))
+    method = Watched(entry(name).build(PROFILE, slots, FIXED))
     budget = Budget(PROFILE.budget.epochs)
     driver = SimulatedDriver(simulated(slots, fail_rate), slots, durations(slots))
     result = run_search(method, budget, driver, progress=None)
@@ -84,7 +84,7 @@ def test_k_jobs_in_flight_never_overspend_and_every_result_is_told_once(name, sl
 @pytest.mark.parametrize("slots", [1, 2, 4, 8])
 @pytest.mark.parametrize("total", [5, 13, 22, 37])
 def test_asha_budgets_that_end_mid_rung(slots, total):
-    method = Watched(METHODS["asha"](PROFILE, 3, FIXED))
+    method = Watched(entry("asha").build(PROFILE, 3, FIXED))
     budget = Budget(total)
     result = run_search(method, budget, SimulatedDriver(simulated(total), slots, durations(total)), progress=None)
     assert budget.spent <= total and budget.spent == sum(j.epochs for j, _ in result.jobs)
@@ -94,7 +94,7 @@ def test_asha_budgets_that_end_mid_rung(slots, total):
 
 def test_asha_never_sends_more_than_n_m_trials_towards_r_at_once():
     """Eight workers, all trials equally good: ASHA holds back rather than let a fifth reach R."""
-    asha = Asha(METHODS["asha"](PROFILE, 0, FIXED).searcher, r=1, R=4, eta=2, s=0, max_trials_at_R=2)
+    asha = Asha(entry("asha").build(PROFILE, 0, FIXED).searcher, r=1, R=4, eta=2, s=0, max_trials_at_R=2)
     heading = []
 
     def outcome(job):
@@ -109,19 +109,19 @@ def test_one_worker_gives_the_sequence_of_a_plain_sequential_loop():
     """The loop with one slot hands out exactly what asking and telling one job at a time does."""
     for name in ("grid", "random", "tpe", "asha"):
         outcome = simulated(0)
-        plain, budget = METHODS[name](PROFILE, 5, FIXED), Budget(PROFILE.budget.epochs)
+        plain, budget = entry(name).build(PROFILE, 5, FIXED), Budget(PROFILE.budget.epochs)
         expected = []
         while isinstance(job := plain.next_job(budget.remaining), Job):
             budget.charge(job.trial, job.epochs)
             plain.tell(job, outcome(job).score)
             expected.append(job)
-        result = run_search(METHODS[name](PROFILE, 5, FIXED), Budget(PROFILE.budget.epochs),
+        result = run_search(entry(name).build(PROFILE, 5, FIXED), Budget(PROFILE.budget.epochs),
                             SimulatedDriver(simulated(0)), progress=None)
         assert [j for j, _ in result.jobs] == expected
 
 
 def test_a_failed_job_refunds_what_it_did_not_train_and_ranks_last():
-    method = METHODS["grid"](PROFILE, 0, FIXED)
+    method = entry("grid").build(PROFILE, 0, FIXED)
     calls = iter(range(100))
     lines = []
 
@@ -177,7 +177,7 @@ def test_done_with_jobs_in_flight_still_collects_them():
 def test_tpe_proposes_distinct_configurations_while_jobs_run(slots):
     """hyperopt's TPE counts a pending trial as a loss of +inf (a bad point), so it does not
     propose a running configuration again; the jobs in flight are told one by one."""
-    method = Watched(METHODS["tpe"](PROFILE, 7, FIXED))
+    method = Watched(entry("tpe").build(PROFILE, 7, FIXED))
     pending_at_handout = []
 
     class Watching(SimulatedDriver):

@@ -6,9 +6,9 @@ from hpo.budget import Budget
 from hpo.executor.simulated import SimulatedDriver
 from hpo.jobs import Outcome
 from hpo.profiles import load_profile
-from hpo.search import METHODS
 from hpo.search.loop import run_search
 from hpo.search.random import random_search
+from hpo.search.registry import entry
 from hpo.search.tpe import tpe
 
 PAPER = load_profile("paper")
@@ -23,7 +23,7 @@ def run(method, score=lambda config: 0.5):
 
 
 def test_grid_trains_each_of_the_16_points_for_25_epochs():
-    jobs, budget = run(METHODS["grid"](PAPER, 0, FIXED))
+    jobs, budget = run(entry("grid").build(PAPER, 0, FIXED))
     points = {(j.config["learning_rate"], j.config["optimizer"], j.config["fine_tuned_layers"], j.config["dropout"])
               for j in jobs}
     assert points == {(lr, o, k, 0.2) for lr in (0.001, 0.01) for o in ("adam", "rmsprop") for k in (9, 14, 18, 132)}
@@ -32,7 +32,7 @@ def test_grid_trains_each_of_the_16_points_for_25_epochs():
 
 @pytest.mark.parametrize("name", ["random", "tpe"])
 def test_sixteen_configurations_of_25_epochs_in_the_applied_space(name):
-    jobs, budget = run(METHODS[name](PAPER, 0, FIXED), score=lambda c: 1 - abs(c["learning_rate"] - 0.003))
+    jobs, budget = run(entry(name).build(PAPER, 0, FIXED), score=lambda c: 1 - abs(c["learning_rate"] - 0.003))
     assert len(jobs) == 16 and budget.spent == 400
     for j in jobs:
         c = j.config
@@ -50,8 +50,8 @@ def test_tpe_starts_with_exactly_4_random_configurations():
 
 @pytest.mark.parametrize("name", ["grid", "random", "tpe", "asha"])
 def test_same_seed_same_configuration_sequence(name):
-    first, _ = run(METHODS[name](PAPER, 11, FIXED))
-    again, _ = run(METHODS[name](PAPER, 11, FIXED))
+    first, _ = run(entry(name).build(PAPER, 11, FIXED))
+    again, _ = run(entry(name).build(PAPER, 11, FIXED))
     assert [j.config for j in first] == [j.config for j in again]
 
 
