@@ -59,9 +59,11 @@ def differences(recorded: dict, current: dict) -> list[str]:
 
 
 def epochs(profile) -> int:
-    """The longest a method trains one configuration: grid, random and TPE's epochs per
-    configuration, or ASHA's R."""
-    return max(profile.budget.epochs_per_configuration, profile.asha.R)
+    """The longest any registered method trains one configuration (grid, random and TPE's epochs
+    per configuration, ASHA's and Hyperband's R, ...): what a table must cover."""
+    from hpo.search import registry
+
+    return max(entry.longest_job(profile) for entry in registry.registry().values())
 
 
 @dataclass
