@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from hpo.errors import UserError
+from hpo.search import registry
 from hpo.space import config_space, constants, grid_points, sample_configurations
 
 FORMAT = "hpo-recorded-table/1"
@@ -35,8 +36,8 @@ def design(profile, seed: int) -> list[tuple[str, dict]]:
     """(source, configuration) of every design point: the grid's, then the drawn ones."""
     cs = config_space(profile.space.applied)
     drawn = sample_configurations(cs, profile.record.random_points, seed) if profile.record.random_points else []
-    return ([("grid", p) for p in grid_points(profile.space.grid, constants(cs))]
-            + [("random", c) for c in drawn])
+    return ([(registry.GRID_POINTS, p) for p in grid_points(profile.space.grid, constants(cs))]
+            + [(registry.DRAWN_POINTS, c) for c in drawn])
 
 
 def profile_settings(profile) -> dict:
@@ -61,8 +62,6 @@ def differences(recorded: dict, current: dict) -> list[str]:
 def epochs(profile) -> int:
     """The longest any registered method trains one configuration (grid, random and TPE's epochs
     per configuration, ASHA's and Hyperband's R, ...): what a table must cover."""
-    from hpo.search import registry
-
     return max(entry.longest_job(profile) for entry in registry.registry().values())
 
 

@@ -23,6 +23,10 @@ from hpo.search.base import Method
 ENTRY_POINT_GROUP = "hpo.methods"
 STUDY_I = "random"  # the name Study I's random trainings carry (hpo/studies/importance.py)
 STUDY_III = "asha"  # the method Study III searches each subset with (hpo/studies/subset.py)
+GRID_POINTS, DRAWN_POINTS = "grid", "random"  # where a recorded table's design points come from (hpo/recorded.py)
+# The paper's claims about its methods, tested on repetitions (hpo/report/statistics.py): (claim, better, worse)
+PAPER_CLAIMS = (("ASHA reaches a better configuration than grid search within the same budget", "asha", "grid"),
+                ("TPE beats random search", "tpe", "random"))
 
 
 @dataclass(frozen=True)
