@@ -96,3 +96,14 @@ def tracking_server_script():
 def tracking_server(tracking_server_script) -> str:
     """The tracking URI of the session's PostgreSQL-backed `mlflow server` (scripts/server.sh)."""
     return tracking_server_script.uri
+
+
+@pytest.fixture
+def plugin_installed(tmp_path, monkeypatch):
+    """tests/plugins/hpo_local_search installed as pip installs a package: the method local_search
+    is registered for the test, and gone after it."""
+    from hpo.search import registry
+    from tests.plugins.installed import install_plugin
+
+    yield install_plugin(tmp_path, monkeypatch)
+    registry.registry.cache_clear()

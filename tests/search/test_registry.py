@@ -2,11 +2,6 @@
 default, the checks before a search, a method from another package through the entry-point
 group hpo.methods, and the contract every registered method keeps (the same seed, the same jobs)."""
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from hpo.budget import Budget
@@ -19,7 +14,6 @@ from hpo.search.loop import run_search
 
 SMOKE = load_profile("smoke")
 FIXED = {"input_size": 32, "batch_size": 32}
-PLUGIN = Path(__file__).parents[1] / "plugins" / "hpo_local_search"
 
 
 def test_the_built_in_methods_and_the_default_of_study_ii():
@@ -68,21 +62,7 @@ def test_every_method_hands_out_the_same_jobs_for_the_same_seed(name):
         assert [j.config for j in first] != [j.config for j in jobs(2)]
 
 
-@pytest.fixture
-def installed(tmp_path, monkeypatch):
-    """The plug-in of tests/plugins installed into a folder on sys.path, as pip installs a package."""
-    source = shutil.copytree(PLUGIN, tmp_path / "source")  # the build writes beside its sources
-    site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "--target", str(site), str(source)], check=True, capture_output=True)
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.delitem(sys.modules, "hpo_local_search", raising=False)
-    registry.registry.cache_clear()
-    yield site
-    registry.registry.cache_clear()
-
-
-def test_an_installed_package_adds_a_method_through_the_entry_point_group(installed):
+def test_an_installed_package_adds_a_method_through_the_entry_point_group(plugin_installed):
     assert registry.names()[-1] == "local_search"
     entry = registry.entry("local_search")
     assert entry.label == "local search (plug-in)" and not entry.study_ii
@@ -91,8 +71,8 @@ def test_an_installed_package_adds_a_method_through_the_entry_point_group(instal
     assert len(result.jobs) == SMOKE.budget.configurations and result.budget_used == SMOKE.budget.epochs
 
 
-def test_a_broken_plug_in_is_one_line_naming_it(installed):
-    (installed / "hpo_local_search.py").write_text("raise ImportError('no such thing')\n")
+def test_a_broken_plug_in_is_one_line_naming_it(plugin_installed):
+    (plugin_installed / "hpo_local_search.py").write_text("raise ImportError('no such thing')\n")
     registry.registry.cache_clear()
     with pytest.raises(UserError, match=r"the method plug-in local_search \(hpo_local_search:ENTRY\) cannot be "
                                         "loaded: ImportError: no such thing: fix or uninstall its package"):

@@ -1,5 +1,6 @@
 """`hpo record` and `hpo replay` end to end on the smoke profile: a real recorded table, a live
-grid search it must reproduce exactly, 20 replayed seeds of every method, and the report."""
+grid search it must reproduce exactly, 20 replayed seeds of the paper's methods and of a method
+from another package (tests/plugins, installed for the test), and the report."""
 
 import json
 import math
@@ -17,8 +18,9 @@ def _studies(client, stage):
 
 
 @pytest.mark.slow
-def test_record_then_replay_reproduces_grid_and_reports_statistics(smoke_prepared, client, tmp_path, capsys):
-    profile, _ = smoke_prepared
+def test_record_then_replay_reproduces_grid_and_reports_statistics(smoke_prepared, client, tmp_path, capsys,
+                                                                   plugin_installed):
+    profile, _ = smoke_prepared  # and local_search, installed: a method no file of the suite names
     table_file = tmp_path / "smoke.json"
     assert main(["record", "--profile", "smoke", "--datasets", "digits", "--out", str(table_file)]) == 0
     table = recorded.load(table_file)
@@ -42,20 +44,25 @@ def test_record_then_replay_reproduces_grid_and_reports_statistics(smoke_prepare
     assert "read back from the store" in capsys.readouterr().out
     assert recorded.load(table_file).checksum == table.checksum
 
-    # the live grid search of the same seed: replay gives exactly its Table 6 entry
+    # the live grid search of the same seed: replay gives exactly its Table 6 entry; the plug-in runs live too
     # (--restart: other tests leave grid studies of the same key, one of them on another grid)
-    assert main(["compare", "--profile", "smoke", "--datasets", "digits", "--methods", "grid", "--restart"]) == 0
-    [live] = _children(client, tracking.last_study_record()["run_id"])
-    assert main(["replay", "--profile", "smoke", "--table", str(table_file), "--repetitions", "20"]) == 0
+    assert main(["compare", "--profile", "smoke", "--datasets", "digits", "--methods", "grid,local_search",
+                 "--restart"]) == 0
+    live, plugged = _children(client, tracking.last_study_record()["run_id"])[::-1]
+    assert (live.data.tags["method"], plugged.data.tags["method"]) == ("grid", "local_search")
+    assert plugged.data.metrics["budget_used_epochs"] == profile.budget.epochs
+    methods = "grid,random,tpe,asha,local_search"
+    assert main(["replay", "--profile", "smoke", "--table", str(table_file), "--repetitions", "20",
+                 "--methods", methods]) == 0
     [replay] = _studies(client, "replay")
     assert replay.info.status == "FINISHED" and replay.data.tags["replayed"] == "true"
     assert replay.data.tags["table_checksum"] == table.checksum and replay.data.tags["search_seeds"] == "0-19"
     scores = {(r["search seed"], r["method"], r["share"]): (r["val"], r["test"])
               for r in _csv(client, replay.info.run_id, "replay/scores.csv")}
-    assert len(scores) == 20 * 4 * 3
+    assert len(scores) == 20 * 5 * 3
     assert scores[0, "grid", 1.0] == (live.data.metrics["best_val_accuracy"], live.data.metrics["best_test_accuracy"])
     methods = _children(client, replay.info.run_id)
-    assert sorted(m.data.tags["method"] for m in methods) == ["asha", "grid", "random", "tpe"]
+    assert sorted(m.data.tags["method"] for m in methods) == ["asha", "grid", "local_search", "random", "tpe"]
     for m in methods:
         assert m.data.metrics["seeds"] == 20 and 0 < m.data.metrics["budget_used_epochs"] <= profile.budget.epochs
     ours = [study.info.experiment_id, replay.info.experiment_id]  # other tests leave runs RUNNING on purpose
@@ -67,12 +74,16 @@ def test_record_then_replay_reproduces_grid_and_reports_statistics(smoke_prepare
     html = index.read_text()
     assert "Study II replayed on a recorded table" in html and "20 search seeds" in html
     intervals = (out / "tables" / "replay_intervals.csv").read_text().splitlines()
-    assert len(intervals) == 1 + 4 * 3 and all(",20," in row for row in intervals[1:])
+    assert len(intervals) == 1 + 5 * 3 and all(",20," in row for row in intervals[1:])
+    assert any(row.startswith("digits,local_search,") for row in intervals)
+    assert "local_search" in (out / "tables" / "replay_ranks.csv").read_text()
+    assert "local search (plug-in)" in (out / "figures" / "replay_digits_epochs.svg").read_text()  # its label
+    assert "local_search val" in (out / "tables" / "table6.csv").read_text()  # the live compare's Table 6
     claims = (out / "tables" / "replay_claims.csv").read_text().splitlines()
     assert claims[0] == "claim,blocks,p,verdict" and len(claims) == 3
     assert all(row.endswith(("supported", "not shown")) for row in claims[1:])
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics["replay"]["digits"]) == {"grid", "random", "tpe", "asha"}
+    assert set(metrics["replay"]["digits"]) == {"grid", "random", "tpe", "asha", "local_search"}
     assert all(v["search_seeds"] == 20 and not math.isnan(v["mean_best_test_accuracy"])
                for v in metrics["replay"]["digits"].values())
     for name in ("replay_digits_epochs", "replay_digits_seconds", "replay_ranks"):
