@@ -349,6 +349,8 @@ class Profile(_Strict):
     subset: SubsetSpec | None = None  # Study III; `prepare` builds its subsets when present
     record: RecordSpec = RecordSpec()
     cache: CacheSpec = CacheSpec()
+    # A method's own settings (hpo/search/registry.py), or false: the method is left out of this profile
+    methods: dict[str, dict | Literal[False]] = {}
     source_file: str = ""  # set by load_profile
     checksum: str = ""  # sha256 of the YAML text, set by load_profile
 
@@ -364,6 +366,29 @@ class Profile(_Strict):
         if self.subset is not None:  # absent, the checksum is what it was before Study III existed
             sections["subset"] = self.subset.model_dump(mode="json", exclude=set(SubsetSpec.STUDY_ONLY))
         return hashlib.sha256(json.dumps(sections, sort_keys=True).encode()).hexdigest()
+
+    @model_validator(mode="after")
+    def _method_settings(self):
+        """Each section of `methods` names a registered method and holds settings it accepts."""
+        from hpo.search import registry
+
+        for name, section in self.methods.items():
+            entry = registry.registry().get(name)
+            if entry is None:
+                raise ValueError(f"methods.{name}: no registered method of that name: choose from "
+                                 f"{', '.join(registry.names())}")
+            if section is False:
+                continue
+            if entry.settings is None:
+                if section:
+                    raise ValueError(f"methods.{name}: {name} takes no settings here (its own sections of the "
+                                     "profile set it): give {} or false")
+                continue
+            try:
+                entry.settings.model_validate(section)
+            except ValidationError as e:
+                raise ValueError(f"methods.{name}.{_describe(e.errors()[0])}") from None
+        return self
 
     @model_validator(mode="after")
     def _consistent(self):

@@ -117,6 +117,10 @@ MALFORMED = {
     "huge s": SMOKE.replace("  s: 0", "  s: 100000000").encode(),
     "infinite learning rate": SMOKE.replace("{low: 1.0e-4, high: 0.03", "{low: 1.0e-4, high: .inf").encode(),
     "too large": b"name: smoke\n" + b"# padding\n" * 200_000,
+    "unknown method section": (SMOKE + "\nmethods:\n  hillclimb: {}\n").encode(),
+    "method setting out of range": (SMOKE + "\nmethods:\n  hyperband: {R: -4}\n").encode(),
+    "method setting not a number": (SMOKE + "\nmethods:\n  smac: {configurations: lots}\n").encode(),
+    "method section not a mapping": (SMOKE + "\nmethods:\n  bohb: [1, 2]\n").encode(),
 }
 
 

@@ -17,10 +17,14 @@ from __future__ import annotations
 import enum
 import math
 from abc import ABC, abstractmethod
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from hpo.jobs import Job, Outcome
 
-__all__ = ["DONE", "WAIT", "Fifo", "Job", "Method", "Outcome", "Searcher", "Signal", "ranking_score"]
+__all__ = ["DONE", "WAIT", "Fifo", "FifoSettings", "Job", "Method", "MethodSettings", "Outcome", "Searcher", "Signal",
+           "ranking_score"]
 
 
 class Signal(enum.Enum):
@@ -34,6 +38,17 @@ WAIT, DONE = Signal.WAIT, Signal.DONE
 def ranking_score(score: float | None) -> float:
     """A failed trial (None or NaN) ranks below every real accuracy."""
     return -math.inf if score is None or math.isnan(score) else score
+
+
+class MethodSettings(BaseModel):
+    """A method's own section of a profile, `methods: {name: {...}}`: each method validates its
+    own keys; a key left out takes its default (often a value of the profile's budget or asha)."""
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    @classmethod
+    def of(cls, profile, name: str):
+        section = profile.methods.get(name)
+        return cls.model_validate(section if isinstance(section, dict) else {})
 
 
 class Method(ABC):
@@ -57,6 +72,21 @@ class Searcher(ABC):
 
     def observe(self, trial: int, score: float | None, epochs: int) -> None:  # noqa: B027  (most ignore it)
         """The validation accuracy `trial` reached after `epochs` epochs (None or NaN: it failed)."""
+
+
+class FifoSettings(MethodSettings):
+    """A method that trains each configuration the same number of epochs; left out, as grid,
+    random and TPE do: the profile's budget.configurations, budget.epochs_per_configuration and
+    budget.tpe_startup (random configurations before a model proposes)."""
+    configurations: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    epochs_per_configuration: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    startup: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+
+    def resolved(self, profile) -> tuple[int, int, int]:
+        """(configurations, epochs per configuration, start-up configurations)."""
+        b = profile.budget
+        return (self.configurations or b.configurations, self.epochs_per_configuration or b.epochs_per_configuration,
+                b.tpe_startup if self.startup is None else self.startup)
 
 
 class Fifo(Method):

@@ -13,9 +13,13 @@ s_max; the search stops when the budget cannot pay the next job.
 from __future__ import annotations
 
 from collections import deque
+from typing import Annotated
+
+from pydantic import Field
 
 from hpo.search.asha import SpaceSampler
-from hpo.search.base import DONE, WAIT, Job, Method, Searcher, Signal, ranking_score
+from hpo.search.base import DONE, WAIT, Job, Method, MethodSettings, Searcher, Signal, ranking_score
+from hpo.search.rung_model import ModelSettings, RungModelSearcher
 from hpo.space import config_space
 
 
@@ -102,25 +106,43 @@ class Hyperband(Method):
         self.searcher.observe(job.trial, score, job.stop)
 
 
+class HyperbandSettings(MethodSettings):
+    """`methods: {hyperband: {R: 27, eta: 3}}`; left out, ASHA's R and eta (profile `asha`)."""
+    R: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    eta: Annotated[int, Field(ge=2, le=1000)] | None = None
+
+    def resolved(self, profile) -> tuple[int, int]:
+        return self.R or profile.asha.R, self.eta or profile.asha.eta
+
+
+class BohbSettings(HyperbandSettings, ModelSettings):
+    """Hyperband's, and the share of new configurations drawn at random (BOHB's 1/3)."""
+
+
 def hyperband(profile, seed: int, fixed: dict | None = None) -> Hyperband:
-    """Hyperband over the applied space with random configurations from one seeded ConfigSpace,
-    on ASHA's R and eta."""
-    return Hyperband(SpaceSampler(config_space(profile.space.applied, seed=seed)), profile.asha.R, profile.asha.eta)
+    """Hyperband over the applied space with random configurations from one seeded ConfigSpace."""
+    return Hyperband(SpaceSampler(config_space(profile.space.applied, seed=seed)),
+                     *HyperbandSettings.of(profile, "hyperband").resolved(profile))
 
 
 def bohb(profile, seed: int, fixed: dict | None = None) -> Hyperband:
     """BOHB: Hyperband whose new configurations come from a TPE model of the results at the
     largest rung with enough of them (hpo/search/rung_model.py)."""
-    from hpo.search.rung_model import RungModelSearcher
-
-    method = Hyperband(RungModelSearcher(profile.space.applied, seed), profile.asha.R, profile.asha.eta)
+    settings = BohbSettings.of(profile, "bohb")
+    method = Hyperband(RungModelSearcher(profile.space.applied, seed, settings.random_fraction),
+                       *settings.resolved(profile))
     method.name = "bohb"
     return method
 
 
-def first_job(profile) -> int:
-    return brackets(profile.asha.R, profile.asha.eta)[0][0][1]
+def plan(name: str, settings: type[HyperbandSettings] = HyperbandSettings):
+    """(first job, longest job, bracket table) of the Hyperband method `name`, for a profile."""
+    def first_job(profile) -> int:
+        return brackets(*settings.of(profile, name).resolved(profile))[0][0][1]
 
+    def longest_job(profile) -> int:
+        return settings.of(profile, name).resolved(profile)[0]
 
-def longest_job(profile) -> int:
-    return profile.asha.R
+    def describe(profile) -> str:
+        return bracket_table(*settings.of(profile, name).resolved(profile))
+    return first_job, longest_job, describe

@@ -1,8 +1,10 @@
 """Optuna's samplers as searchers, through its ask-and-tell interface: multivariate TPE, CMA-ES
 (Optuna's CmaEsSampler; the optimizer, a category, is drawn by its independent sampler) and its
 Gaussian-process sampler (GPSampler, which needs PyTorch: requirements-torch.txt), each starting
-from `tpe_startup` random configurations. The applied space maps to Optuna's
-distributions once; a choice of numbers (fine-tuned layers) is a category, as hyperopt's TPE has it."""
+from `tpe_startup` random configurations; a profile's `methods: {optuna_tpe: {...}}` may set
+another number of configurations, epochs per configuration or start-up (FifoSettings). The
+applied space maps to Optuna's distributions once; a choice of numbers (fine-tuned layers) is a
+category, as hyperopt's TPE has it."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import Callable
 
 from ConfigSpace import CategoricalHyperparameter, Constant, OrdinalHyperparameter, UniformFloatHyperparameter
 
-from hpo.search.base import Fifo, Searcher
+from hpo.search.base import Fifo, FifoSettings, Searcher
 from hpo.space import config_space, native
 
 
@@ -59,8 +61,8 @@ class OptunaSearcher(Searcher):
 
 def _method(name: str, sampler: Callable[[int, int], object]):
     def build(profile, seed: int, fixed: dict | None = None) -> Fifo:
-        searcher = OptunaSearcher(profile.space.applied, sampler(seed, profile.budget.tpe_startup))
-        return Fifo(name, searcher, profile.budget.configurations, profile.budget.epochs_per_configuration)
+        configurations, epochs, startup = FifoSettings.of(profile, name).resolved(profile)
+        return Fifo(name, OptunaSearcher(profile.space.applied, sampler(seed, startup)), configurations, epochs)
     return build
 
 

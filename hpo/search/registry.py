@@ -18,7 +18,7 @@ from importlib.util import find_spec
 from typing import Callable
 
 from hpo.errors import UserError
-from hpo.search.base import Method
+from hpo.search.base import Method, MethodSettings
 
 ENTRY_POINT_GROUP = "hpo.methods"
 STUDY_I = "random"  # the name Study I's random trainings carry (hpo/studies/importance.py)
@@ -41,6 +41,7 @@ class MethodEntry:
     study_ii: bool = False  # one of the paper's four, which Study II runs by default
     describe: Callable[[object], str] | None = None  # its plan for a profile, printed before its search
     requires: tuple[str, ...] = ()  # modules it imports that the suite does not install (an optional extra)
+    settings: type[MethodSettings] | None = None  # its section of a profile, `methods: {name: {...}}`
 
     def check(self, profile, budget: int) -> None:
         """What is wrong with running it on `profile` under `budget` epochs, found before any run."""
@@ -59,14 +60,22 @@ class MethodEntry:
 def _built_in() -> list[MethodEntry]:
     from hpo.search import hyperband
     from hpo.search.asha import asha, asha_tpe, first_rung, top_rung
+    from hpo.search.base import FifoSettings
     from hpo.search.grid import grid
     from hpo.search.optuna_search import optuna_cmaes, optuna_gp, optuna_tpe
     from hpo.search.random import random_search
+    from hpo.search.rung_model import ModelSettings
     from hpo.search.smac_search import smac
     from hpo.search.tpe import tpe
 
     def per_configuration(profile) -> int:
         return profile.budget.epochs_per_configuration
+
+    def fifo(name: str, label: str, colour: str, build, **more) -> MethodEntry:
+        """A method whose configurations each train the same epochs, set in its profile section."""
+        def epochs(profile) -> int:
+            return FifoSettings.of(profile, name).resolved(profile)[1]
+        return MethodEntry(name, label, colour, build, epochs, epochs, settings=FifoSettings, **more)
 
     return [
         MethodEntry("grid", "grid search", "C0", grid, per_configuration, per_configuration, study_ii=True),
@@ -74,18 +83,17 @@ def _built_in() -> list[MethodEntry]:
                     study_ii=True),
         MethodEntry("tpe", "TPE (Bayesian)", "C2", tpe, per_configuration, per_configuration, study_ii=True),
         MethodEntry("asha", "ASHA", "C3", asha, first_rung, top_rung, resumable=True, study_ii=True),
-        MethodEntry("hyperband", "Hyperband", "C4", hyperband.hyperband, hyperband.first_job, hyperband.longest_job,
-                    resumable=True, describe=lambda p: hyperband.bracket_table(p.asha.R, p.asha.eta)),
-        MethodEntry("bohb", "BOHB (Hyperband + TPE)", "C5", hyperband.bohb, hyperband.first_job,
-                    hyperband.longest_job, resumable=True,
-                    describe=lambda p: hyperband.bracket_table(p.asha.R, p.asha.eta)),
-        MethodEntry("asha_tpe", "ASHA + TPE", "C6", asha_tpe, first_rung, top_rung, resumable=True),
-        MethodEntry("optuna_tpe", "Optuna TPE (multivariate)", "C7", optuna_tpe, per_configuration,
-                    per_configuration),
-        MethodEntry("optuna_cmaes", "Optuna CMA-ES", "C8", optuna_cmaes, per_configuration, per_configuration),
-        MethodEntry("optuna_gp", "Optuna GP (Bayesian)", "tab:olive", optuna_gp, per_configuration,
-                    per_configuration, requires=("torch",)),
-        MethodEntry("smac", "SMAC3 (random forest)", "tab:cyan", smac, per_configuration, per_configuration),
+        MethodEntry("hyperband", "Hyperband", "C4", hyperband.hyperband, *hyperband.plan("hyperband")[:2],
+                    resumable=True, describe=hyperband.plan("hyperband")[2], settings=hyperband.HyperbandSettings),
+        MethodEntry("bohb", "BOHB (Hyperband + TPE)", "C5", hyperband.bohb,
+                    *hyperband.plan("bohb", hyperband.BohbSettings)[:2], resumable=True,
+                    describe=hyperband.plan("bohb", hyperband.BohbSettings)[2], settings=hyperband.BohbSettings),
+        MethodEntry("asha_tpe", "ASHA + TPE", "C6", asha_tpe, first_rung, top_rung, resumable=True,
+                    settings=ModelSettings),
+        fifo("optuna_tpe", "Optuna TPE (multivariate)", "C7", optuna_tpe),
+        fifo("optuna_cmaes", "Optuna CMA-ES", "C8", optuna_cmaes),
+        fifo("optuna_gp", "Optuna GP (Bayesian)", "tab:olive", optuna_gp, requires=("torch",)),
+        fifo("smac", "SMAC3 (random forest)", "tab:cyan", smac),
     ]
 
 
@@ -133,12 +141,17 @@ def entry(name: str) -> MethodEntry:
         raise UserError(f"unknown method {name!r}: choose from {', '.join(names())}, or all") from None
 
 
-def resolve(requested: list[str] | None) -> list[str]:
-    """The methods a command names (`all`: every registered one; none: the paper's four), checked."""
+def resolve(requested: list[str] | None, profile=None) -> list[str]:
+    """The methods a command names (`all`: every registered one; none: the paper's four), checked;
+    less those `profile` leaves out (`methods: {name: false}`)."""
+    off = {name for name, section in (profile.methods.items() if profile else ()) if section is False}
     if not requested:
-        return study_ii_names()
+        return [name for name in study_ii_names() if name not in off]
     if requested == ["all"]:
-        return names()
+        return [name for name in names() if name not in off]
     for name in requested:
         entry(name)
+        if name in off:
+            raise UserError(f"method {name} is left out of profile {profile.name} (methods.{name}: false): "
+                            "name another, or change the profile")
     return list(requested)

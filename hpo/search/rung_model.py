@@ -11,17 +11,24 @@ fraction is BOHB's 1/3. Failed trials are left out of the model, as TPE leaves t
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import numpy as np
 from ConfigSpace import CategoricalHyperparameter, Constant, OrdinalHyperparameter
 from hyperopt import JOB_STATE_DONE, STATUS_OK, Domain, Trials, space_eval
 from hyperopt import tpe as hyperopt_tpe
+from pydantic import Field
 
 from hpo.search.asha import SpaceSampler
-from hpo.search.base import Searcher
+from hpo.search.base import MethodSettings, Searcher
 from hpo.space import config_space, native, to_hyperopt
 
 RANDOM_FRACTION = 1 / 3
+
+
+class ModelSettings(MethodSettings):
+    """The share of new configurations drawn at random (BOHB's 1/3)."""
+    random_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = RANDOM_FRACTION
 
 
 class RungModelSearcher(Searcher):

@@ -10,7 +10,7 @@ import math
 import tempfile
 from pathlib import Path
 
-from hpo.search.base import Fifo, Searcher
+from hpo.search.base import Fifo, FifoSettings, Searcher
 from hpo.space import config_space, native
 
 CRASH_COST = 1.0  # a failed configuration counts as accuracy 0 (SMAC's model needs a finite cost)
@@ -46,6 +46,5 @@ class SmacSearcher(Searcher):
 
 
 def smac(profile, seed: int, fixed: dict | None = None) -> Fifo:
-    b = profile.budget
-    searcher = SmacSearcher(profile.space.applied, seed, b.configurations, b.tpe_startup)
-    return Fifo("smac", searcher, b.configurations, b.epochs_per_configuration)
+    configurations, epochs, startup = FifoSettings.of(profile, "smac").resolved(profile)
+    return Fifo("smac", SmacSearcher(profile.space.applied, seed, configurations, startup), configurations, epochs)

@@ -94,7 +94,7 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
     `search_seed` (default `seed`): a repetition of the search on the same prepared data."""
     repetition = Repetition(seed, seed if search_seed is None else search_seed)
     datasets = datasets or [t.name for t in profile.datasets.targets]
-    methods = registry.resolve(methods)
+    methods = registry.resolve(methods, profile)
     budget = budget or profile.budget.epochs
     check_request(profile, datasets, methods, budget)
     if any(registry.entry(m).resumable for m in methods):  # they keep checkpoints

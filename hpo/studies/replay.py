@@ -140,7 +140,7 @@ def run_replay(profile, seed: int, search_seeds: list[int], table_file: str | Pa
     table_file = Path(table_file) if table_file else default_out(profile, seed)
     table = recorded.load(table_file)
     datasets = datasets or list(table.datasets)
-    methods = registry.resolve(methods)
+    methods = registry.resolve(methods, profile)
     budget = budget or profile.budget.epochs
     check_request(profile, datasets, methods, budget)
     check_table(table, profile, datasets)

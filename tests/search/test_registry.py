@@ -2,13 +2,15 @@
 default, the checks before a search, a method from another package through the entry-point
 group hpo.methods, and the contract every registered method keeps (the same seed, the same jobs)."""
 
+import re
+
 import pytest
 
 from hpo.budget import Budget
 from hpo.errors import UserError
 from hpo.executor.simulated import SimulatedDriver
 from hpo.jobs import Outcome
-from hpo.profiles import load_profile
+from hpo.profiles import load_profile, parse_profile
 from hpo.search import registry
 from hpo.search.loop import run_search
 
@@ -77,3 +79,38 @@ def test_a_broken_plug_in_is_one_line_naming_it(plugin_installed):
     with pytest.raises(UserError, match=r"the method plug-in local_search \(hpo_local_search:ENTRY\) cannot be "
                                         "loaded: ImportError: no such thing: fix or uninstall its package"):
         registry.names()
+
+
+def with_methods(section: str):
+    return parse_profile(open(SMOKE.source_file).read() + f"\nmethods: {section}\n", "methods.yaml")
+
+
+def test_a_profile_tunes_a_method_in_its_own_section():
+    profile = with_methods("{hyperband: {R: 8, eta: 2}, optuna_tpe: {configurations: 2, epochs_per_configuration: 3}}")
+    hyperband = registry.entry("hyperband")
+    assert hyperband.longest_job(profile) == 8 and "R=8, eta=2" in hyperband.describe(profile)
+    assert registry.entry("bohb").longest_job(profile) == SMOKE.asha.R  # its own section is absent
+    method = registry.entry("optuna_tpe").build(profile, 0, FIXED)
+    result = run_search(method, Budget(16), SimulatedDriver(quality, 2), progress=None)
+    assert [(j.start, j.stop) for j, _ in result.jobs] == [(0, 3), (0, 3)]
+    assert registry.entry("optuna_tpe").first_job(profile) == 3
+
+
+def test_a_profile_leaves_a_method_out():
+    profile = with_methods("{asha: false, smac: false}")
+    assert registry.resolve(None, profile) == ["grid", "random", "tpe"]
+    assert "smac" not in registry.resolve(["all"], profile) and "hyperband" in registry.resolve(["all"], profile)
+    with pytest.raises(UserError, match=r"method smac is left out of profile smoke \(methods.smac: false\)"):
+        registry.resolve(["grid", "smac"], profile)
+
+
+@pytest.mark.parametrize("section,message", [
+    ("{hillclimb: {}}", "methods.hillclimb: no registered method of that name: choose from grid, "),
+    ("{hyperband: {eta: 1}}", "methods.hyperband.eta: Input should be greater than or equal to 2"),
+    ("{bohb: {random_fraction: 2.0}}", "methods.bohb.random_fraction: Input should be less than or equal to 1"),
+    ("{smac: {turbo: true}}", "methods.smac.turbo: unknown key"),
+    ("{grid: {points: 3}}", "methods.grid: grid takes no settings here"),
+])
+def test_a_bad_method_section_is_one_line_naming_its_key(section, message):
+    with pytest.raises(UserError, match=f"profile methods.yaml: {re.escape(message)}"):
+        with_methods(section)
