@@ -30,9 +30,6 @@ def _color(method: str, index: int) -> str:
     return entry.colour if entry else f"C{index % 10}"
 
 
-def _name(method: str) -> str:
-    entry = registry.registry().get(method)
-    return entry.label if entry else method
 
 
 def save(fig: Figure, base: Path) -> list[Path]:
@@ -55,7 +52,7 @@ def anytime_figure(frame: pd.DataFrame, dataset: str, budget: float | None = Non
     ax = fig.add_subplot()
     for i, (method, part) in enumerate(frame.groupby("method", sort=False)):
         ax.plot(part["epochs charged"], part["best val_accuracy"], drawstyle="steps-post", linewidth=2,
-                color=_color(method, i), label=_name(method))
+                color=_color(method, i), label=registry.label(method))
     if budget and not math.isnan(budget):
         ax.axvline(budget, color="0.5", linestyle=":", linewidth=1, label=f"budget ({budget:g} epochs)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -114,7 +111,7 @@ def curves_figure(best: dict[str, tuple[RunData, int, float]], dataset: str) -> 
     fig = Figure(figsize=(10.0, 3.8), layout="constrained")
     acc, loss = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     for i, (method, (trial, epoch, value)) in enumerate(best.items()):
-        color, name = _color(method, i), _name(method)
+        color, name = _color(method, i), registry.label(method)
         acc.plot([epoch], [value], "*", color=color, markersize=14, markeredgecolor="k", zorder=5)
         for ax, key in ((acc, "accuracy"), (loss, "loss")):
             for split, style in (("val", "-"), ("train", "--")):
@@ -140,7 +137,7 @@ def band_figure(curves: pd.DataFrame, dataset: str, x: str, label: str) -> Figur
     grid = np.linspace(0, curves[x].max(), 200)
     for i, (method, part) in enumerate(curves.groupby("method", sort=False)):
         mean, half = mean_band(part, x, grid)
-        ax.plot(grid, mean, color=_color(method, i), linewidth=2, label=_name(method))
+        ax.plot(grid, mean, color=_color(method, i), linewidth=2, label=registry.label(method))
         ax.fill_between(grid, mean - half, mean + half, color=_color(method, i), alpha=0.2, linewidth=0)
     _label(ax, label, "best validation accuracy so far",
            f"{dataset}: replayed, mean over {curves['search seed'].nunique()} search seeds")
@@ -153,7 +150,7 @@ def rank_figure(ranks: pd.DataFrame) -> Figure:
     ax = fig.add_subplot()
     for i, (method, row) in enumerate(ranks.iterrows()):
         ax.plot([100 * s for s in row.index], row.to_numpy(), marker="o", linewidth=2, color=_color(method, i),
-                label=_name(method))
+                label=registry.label(method))
     ax.invert_yaxis()
     _label(ax, "share of the budget (%)", "mean rank (1: best)")
     return fig

@@ -180,7 +180,8 @@ def repeated(w: Writer, studies: list[RunData], subsets: list[RunData]) -> str:
     seeds = ", ".join(str(repetitions.search_seed(s)) for s in studies)
     variants = repetitions.variant_scores(subsets) if len(subsets) > 1 else None
     return "\n".join([f"<h3>Repetitions: {len(studies)} search seeds ({escape(seeds)}) on the same data</h3>",
-                      *statistics_tables(w, frame, "", ("repetitions", "ranks", "pairs", "claims"), variants),
+                      *statistics_tables(w, frame, "", ("leaderboard", "repetitions", "ranks", "pairs", "claims"),
+                                         variants),
                       _rank_plot(w, frame, "ranks", "")])
 
 
@@ -190,20 +191,24 @@ def _rank_plot(w: Writer, frame: pd.DataFrame, name: str, prefix: str) -> str:
                     "over (search seed, dataset) blocks")
 
 
-def statistics_tables(w: Writer, frame: pd.DataFrame, prefix: str, names: tuple[str, str, str, str],
+def statistics_tables(w: Writer, frame: pd.DataFrame, prefix: str, names: tuple[str, str, str, str, str],
                       variants: pd.DataFrame | None = None) -> list[str]:
-    """Intervals, ranks, paired tests and the paper's claims of repetitions.scores' `frame`,
-    as tables `names`, their captions starting with `prefix`."""
-    return [w.table(repetitions.intervals_table(frame), names[0],
+    """The leaderboard, intervals, ranks, paired tests and the paper's claims of
+    repetitions.scores' `frame`, as tables `names`, their captions starting with `prefix`."""
+    return [w.table(repetitions.leaderboard_table(frame), names[0],
+                    prefix + "Leaderboard: every method by its mean rank on the test accuracy of the configuration "
+                    "it chose at the whole budget, over (search seed, dataset) blocks (1: best), with the rank's "
+                    "95 % bootstrap interval; its mean test and validation accuracy beside it"),
+            w.table(repetitions.intervals_table(frame), names[1],
                     prefix + "Best validation accuracy (val) and the test accuracy of the configuration chosen (test) "
                     "at 25 %, 50 % and 100 % of the budget: mean over the search seeds and 95 % bootstrap interval"),
-            w.table(repetitions.ranks_table(frame), names[1],
+            w.table(repetitions.ranks_table(frame), names[2],
                     prefix + "Mean rank of each method over (search seed, dataset) blocks, at the whole budget "
                     "(1: best)"),
-            w.table(repetitions.pairs_table(frame), names[2],
+            w.table(repetitions.pairs_table(frame), names[3],
                     prefix + "Every pair of methods at the whole budget: paired Wilcoxon signed-rank test over the "
                     "blocks, Holm-corrected; P(first better): the share of blocks the first wins (ties half)"),
-            w.table(repetitions.claims_table(frame, variants), names[3],
+            w.table(repetitions.claims_table(frame, variants), names[4],
                     prefix + "The paper's claims on test accuracy, each a one-sided Wilcoxon test over the blocks "
                     "(supported: p < 0.05)")]
 
@@ -223,7 +228,8 @@ def replayed(w: Writer, study: RunData, scores: pd.DataFrame, curves: pd.DataFra
                  f"the nearest recorded one, and {workers} simulated worker(s) ran jobs on a clock of the recorded "
                  "seconds. Replay run: " + escape(study.run_id) + "."),
              *statistics_tables(w, scores, "Replayed: ",
-                                ("replay_intervals", "replay_ranks", "replay_pairs", "replay_claims"))]
+                                ("replay_leaderboard", "replay_intervals", "replay_ranks", "replay_pairs",
+                                 "replay_claims"))]
     row = []
     for dataset, part in curves.groupby("dataset", sort=False):
         for x, label, name in (("epochs", "epochs charged", "epochs"),

@@ -58,6 +58,24 @@ def mean_ranks(scores: pd.DataFrame) -> pd.Series:
     return _complete(scores).rank(axis=1, ascending=False, method="average").mean().rename("mean rank")
 
 
+def rank_intervals(scores: pd.DataFrame, confidence: float = 0.95, resamples: int = RESAMPLES,
+                   seed: int = 0) -> dict[str, Interval]:
+    """Each method's mean rank over the blocks and its percentile-bootstrap interval, the blocks
+    resampled together (a block's ranks depend on each other)."""
+    complete = _complete(scores)
+    ranks = complete.rank(axis=1, ascending=False, method="average").to_numpy()
+    if len(ranks) == 0:
+        return {m: Interval(math.nan, math.nan, math.nan, 0) for m in scores.columns}
+    means = ranks.mean(axis=0)
+    if len(ranks) == 1:
+        return {m: Interval(float(means[i]), math.nan, math.nan, 1) for i, m in enumerate(complete.columns)}
+    drawn = ranks[np.random.default_rng(seed).integers(0, len(ranks), (resamples, len(ranks)))].mean(axis=1)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(drawn, [tail, 100 - tail], axis=0)
+    return {m: Interval(float(means[i]), float(low[i]), float(high[i]), len(ranks))
+            for i, m in enumerate(complete.columns)}
+
+
 def holm(p_values) -> list[float]:
     """Holm-Bonferroni adjusted p-values, in the order given."""
     p = np.asarray(p_values, dtype=float)

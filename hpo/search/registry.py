@@ -134,6 +134,12 @@ def study_ii_names() -> list[str]:
     return [name for name, entry in registry().items() if entry.study_ii]
 
 
+def label(name: str) -> str:
+    """What tables and figures call a method (its name where the registry does not know it)."""
+    known = registry().get(name)
+    return known.label if known else name
+
+
 def entry(name: str) -> MethodEntry:
     try:
         return registry()[name]

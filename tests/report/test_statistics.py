@@ -91,3 +91,20 @@ def test_the_papers_claims_are_one_sided_tests():
     variants = pd.DataFrame({"balanced": block, "imbalanced_weighted": block - 0.002})
     recovered = verdict(PAPER_CLAIMS[2], variants)
     assert recovered.supported  # 0.2 points below: within the claim's 1 point
+
+
+def test_the_leaderboard_ranks_every_method_with_an_interval_best_first():
+    import pandas as pd
+
+    from hpo.report.repetitions import leaderboard_table
+    rows = []
+    for seed in range(8):
+        for dataset in ("a", "b"):
+            for method, test in (("grid", 0.80), ("asha", 0.90), ("local_search", 0.85 + 0.01 * (seed % 2))):
+                rows.append({"search seed": seed, "dataset": dataset, "method": method, "share": 1.0,
+                             "val": test, "test": test})
+    board = leaderboard_table(pd.DataFrame(rows))
+    assert list(board["method"]) == ["asha", "local_search", "grid"]
+    assert list(board["mean rank"]) == [1.0, 2.0, 3.0] and list(board["blocks"]) == [16] * 3
+    assert (board["rank low"] <= board["mean rank"]).all() and (board["mean rank"] <= board["rank high"]).all()
+    assert board["label"].tolist()[0] == "ASHA" and board["label"].tolist()[1] == "local_search"  # not registered

@@ -77,6 +77,9 @@ def test_record_then_replay_reproduces_grid_and_reports_statistics(smoke_prepare
     assert len(intervals) == 1 + 5 * 3 and all(",20," in row for row in intervals[1:])
     assert any(row.startswith("digits,local_search,") for row in intervals)
     assert "local_search" in (out / "tables" / "replay_ranks.csv").read_text()
+    board = (out / "tables" / "replay_leaderboard.csv").read_text().splitlines()
+    assert board[0].startswith("method,label,mean rank,rank low,rank high,blocks") and len(board) == 1 + 5
+    assert "local search (plug-in)" in "".join(board)
     assert "local search (plug-in)" in (out / "figures" / "replay_digits_epochs.svg").read_text()  # its label
     assert "local_search val" in (out / "tables" / "table6.csv").read_text()  # the live compare's Table 6
     claims = (out / "tables" / "replay_claims.csv").read_text().splitlines()

@@ -225,7 +225,7 @@ def test_the_page_renders_in_headless_chromium(served, tmp_path):
         "Budget:")
 
 
-def test_repetitions_get_intervals_ranks_pairs_and_the_papers_claims(tmp_path):
+def test_repetitions_get_a_leaderboard_intervals_ranks_pairs_and_the_papers_claims(tmp_path):
     from tests.report.store import build_repetitions
 
     store = build_repetitions(tmp_path / "store")
@@ -241,6 +241,9 @@ def test_repetitions_get_intervals_ranks_pairs_and_the_papers_claims(tmp_path):
     assert float(asha["test mean"]) == pytest.approx(0.855)
     ranks = {r["method"]: float(r["test mean rank"]) for r in _rows(folder / "ranks.csv")}
     assert ranks == {"grid": 2.0, "asha": 1.0}
+    board = _rows(folder / "leaderboard.csv")  # heads the statistics: best first, with the rank's interval
+    assert [(r["method"], r["label"], float(r["mean rank"]), r["blocks"]) for r in board] == [
+        ("asha", "ASHA", 1.0, "8"), ("grid", "grid search", 2.0, "8")]
     [val_pair, test_pair] = _rows(folder / "pairs.csv")
     assert (test_pair["first"], test_pair["second"], test_pair["blocks"]) == ("grid", "asha", "8")
     assert float(test_pair["P(first better)"]) == 0.0 and test_pair["different"] == "yes"
