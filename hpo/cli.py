@@ -324,7 +324,7 @@ def run(args: argparse.Namespace) -> None:
               f"  hpo report --profile {argument}   # reports/index.html")
         return
     if args.stage == "ui":
-        from hpo.mlflow_ui import serve
+        from hpo.studies.ui import serve
         serve(args.host, args.port)
         return
     from hpo import tracking

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from ConfigSpace import (
@@ -21,7 +22,8 @@ from ConfigSpace import (
 from hyperopt import hp
 from skopt.space import Categorical, Real
 
-from hpo.profiles import GridSpec, SpaceSpec
+if TYPE_CHECKING:  # annotations only: a profile's validation reads the method registry, which reads this
+    from hpo.profiles import GridSpec, SpaceSpec
 
 GRID_ORDER = ("learning_rate", "optimizer", "fine_tuned_layers", "dropout")
 

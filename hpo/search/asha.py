@@ -116,14 +116,3 @@ def asha(profile, seed: int, fixed: dict | None = None, max_trials_at_R: int | N
     return Asha(SpaceSampler(config_space(profile.space.applied, seed=seed)), a.r, a.R, a.eta, a.s,
                 max_trials_at_R or a.max_trials_at_R)
 
-
-def asha_tpe(profile, seed: int, fixed: dict | None = None) -> Asha:
-    """ASHA (the profile's `asha` settings) whose new configurations come from a TPE model of the
-    results at its largest rung with enough of them (hpo/search/rung_model.py), random for a
-    share of them (`methods: {asha_tpe: {random_fraction: 0.5}}`; default a third)."""
-    from hpo.search.rung_model import ModelSettings, RungModelSearcher
-
-    a, fraction = profile.asha, ModelSettings.of(profile, "asha_tpe").random_fraction
-    method = Asha(RungModelSearcher(profile.space.applied, seed, fraction), a.r, a.R, a.eta, a.s, a.max_trials_at_R)
-    method.name = "asha_tpe"
-    return method

@@ -59,12 +59,12 @@ class MethodEntry:
 
 def _built_in() -> list[MethodEntry]:
     from hpo.search import hyperband
-    from hpo.search.asha import asha, asha_tpe, first_rung, top_rung
+    from hpo.search.asha import asha, first_rung, top_rung
     from hpo.search.base import FifoSettings
     from hpo.search.grid import grid
     from hpo.search.optuna_search import optuna_cmaes, optuna_gp, optuna_tpe
     from hpo.search.random import random_search
-    from hpo.search.rung_model import ModelSettings
+    from hpo.search.rung_model import ModelSettings, asha_tpe
     from hpo.search.smac_search import smac
     from hpo.search.tpe import tpe
 

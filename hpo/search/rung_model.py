@@ -19,7 +19,7 @@ from hyperopt import JOB_STATE_DONE, STATUS_OK, Domain, Trials, space_eval
 from hyperopt import tpe as hyperopt_tpe
 from pydantic import Field
 
-from hpo.search.asha import SpaceSampler
+from hpo.search.asha import Asha, SpaceSampler
 from hpo.search.base import MethodSettings, Searcher
 from hpo.space import config_space, native, to_hyperopt
 
@@ -92,3 +92,13 @@ class RungModelSearcher(Searcher):
         [doc] = hyperopt_tpe.suggest(trials.new_trial_ids(1), self.domain, trials, seed)
         vals = {k: v[0] for k, v in doc["misc"]["vals"].items() if v}
         return {k: native(v) for k, v in space_eval(self.space, vals).items()}
+
+
+def asha_tpe(profile, seed: int, fixed: dict | None = None) -> Asha:
+    """ASHA (the profile's `asha` settings) whose new configurations come from a TPE model of the
+    results at its largest rung with enough of them (hpo/search/rung_model.py), random for a
+    share of them (`methods: {asha_tpe: {random_fraction: 0.5}}`; default a third)."""
+    a, fraction = profile.asha, ModelSettings.of(profile, "asha_tpe").random_fraction
+    method = Asha(RungModelSearcher(profile.space.applied, seed, fraction), a.r, a.R, a.eta, a.s, a.max_trials_at_R)
+    method.name = "asha_tpe"
+    return method
