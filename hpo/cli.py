@@ -282,10 +282,18 @@ def _seed(text: str) -> int | None:
     return None if text.strip().lower() in ("", "any", "none") else _integer(text, 0, MAX_SEED)
 
 
+class _MethodsHelp(str):
+    """--methods' help, read from the registry only when help is printed: loading every method
+    (and the plug-ins') costs a second that no other command should pay at start."""
+
+    def __mod__(self, params) -> str:
+        from hpo.search import registry
+        return (f"comma-separated names of registered methods ({', '.join(registry.names())}), all of them, or "
+                f"paper: the paper's {', '.join(registry.study_ii_names())} (default)") % params
+
+
 def _methods_help() -> str:
-    from hpo.search import registry
-    return (f"comma-separated names of registered methods ({', '.join(registry.names())}), all of them, or paper: "
-            f"the paper's {', '.join(registry.study_ii_names())} (default)")
+    return _MethodsHelp("comma-separated method names, all, or paper (default)")
 
 
 def _methods(text: str) -> list[str] | None:

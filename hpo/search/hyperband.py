@@ -135,8 +135,9 @@ def bohb(profile, seed: int, fixed: dict | None = None) -> Hyperband:
     return method
 
 
-def plan(name: str, settings: type[HyperbandSettings] = HyperbandSettings):
-    """(first job, longest job, bracket table) of the Hyperband method `name`, for a profile."""
+def plan(name: str, settings: type[HyperbandSettings] = HyperbandSettings) -> dict:
+    """The registry entry's fields of the Hyperband method `name`: its first and longest job and
+    its bracket table, for a profile, its settings, and that its trials resume."""
     def first_job(profile) -> int:
         return brackets(*settings.of(profile, name).resolved(profile))[0][0][1]
 
@@ -145,4 +146,5 @@ def plan(name: str, settings: type[HyperbandSettings] = HyperbandSettings):
 
     def describe(profile) -> str:
         return bracket_table(*settings.of(profile, name).resolved(profile))
-    return first_job, longest_job, describe
+    return {"first_job": first_job, "longest_job": longest_job, "describe": describe, "settings": settings,
+            "resumable": True}

@@ -23,7 +23,7 @@ from mlflow.tracking import MlflowClient
 from hpo.executor.trials import recorded_events
 from hpo.search.asha import milestones
 from hpo.search.events import TELL
-from tests.studies.test_resume import JOB_LINE, table
+from tests.studies.test_resume import JOB_LINE, kill_when, table
 
 pytestmark = pytest.mark.slow
 
@@ -70,14 +70,7 @@ class Study:
         return sorted(m.step for m in self.client.get_metric_history(run.info.run_id, "val_accuracy"))
 
     def kill_when(self, proc: subprocess.Popen, condition, what: str) -> None:
-        """SIGKILL `proc` as soon as `condition(runs)` holds for the runs in the store."""
-        deadline = time.monotonic() + 600
-        while not condition(self.runs()):
-            assert proc.poll() is None, f"the study ended before {what}: {self.log.read_text()[-2000:]}"
-            assert time.monotonic() < deadline, f"no {what} after 10 minutes"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=60)
+        kill_when(proc, self.runs, condition, what, self.log)
 
     def told(self) -> dict[str, list[tuple[int, int, int]]]:
         """Per method, the results its record in the store says were told, in order."""

@@ -57,19 +57,7 @@ class Store:
         return client.search_runs(experiments, "", max_results=5000) if experiments else []
 
     def kill_when(self, proc: subprocess.Popen, condition, what: str) -> None:
-        """SIGKILL `proc` as soon as `condition(runs)` holds for the runs in the store."""
-        deadline = time.monotonic() + 600
-        while True:
-            assert proc.poll() is None, f"the study ended before {what}: {self.logs[-1].read_text()[-2000:]}"
-            assert time.monotonic() < deadline, f"no {what} after 10 minutes"
-            try:
-                if condition(self.runs()):
-                    break
-            except Exception:  # the store is being written: look again
-                pass
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=60)
+        kill_when(proc, self.runs, condition, what, self.logs[-1])
 
     def jobs(self) -> tuple[list, list]:
         """(jobs trained, jobs read back) as every invocation printed them: (label, trial, start, stop)."""
@@ -91,6 +79,22 @@ class Store:
                 if extra := sum(n - 1 for n in steps.values()):
                     out[run.info.run_id] = extra
         return out
+
+
+def kill_when(proc: subprocess.Popen, runs, condition, what: str, log: Path) -> None:
+    """SIGKILL `proc` (its output in `log`) as soon as `condition(runs())` holds for the store."""
+    deadline = time.monotonic() + 600
+    while True:
+        assert proc.poll() is None, f"the study ended before {what}: {log.read_text()[-2000:]}"
+        assert time.monotonic() < deadline, f"no {what} after 10 minutes"
+        try:
+            if condition(runs()):
+                break
+        except Exception:  # the store is being written: look again
+            pass
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
 
 
 def trial_runs(runs, **tags):
