@@ -103,7 +103,9 @@ class DaskDriver:
         except TimeoutError:
             raise UserError(f"the Dask cluster has no worker after {WORKER_WAIT_S} s: start workers "
                             "(`dask worker ADDRESS --nthreads 1`)") from None
-        self.slots = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
+        # Asked of the scheduler: scheduler_info() returns the client's cache, which its periodic
+        # refresh can replace by one without workers between the fetch and the read (0 slots)
+        self.slots = sum(client.nthreads().values())
         self._running: dict = {}  # future -> (job, spec)
         self._recorded: list[tuple[Job, Outcome]] = []  # read back from the store, not run
 

@@ -109,6 +109,8 @@ def run_search(method: Method, budget: Budget, driver: Driver, label: str = "",
     """Run `method` to its end under `budget`; `label` starts each progress line. With a
     `record` (hpo/search/events.py), its events are replayed first, nothing trained, and every
     new event is appended to it."""
+    if driver.slots < 1:
+        raise ValueError(f"a driver needs at least one slot, got {driver.slots}")
     record = record or MemoryRecord()
     result, in_flight = SearchResult(method.name, 0), {}
     started, submitted_at = time.perf_counter(), {}

@@ -152,6 +152,14 @@ def test_waiting_with_nothing_in_flight_is_a_bug_not_a_hang():
         run_search(Stuck(), Budget(10), SimulatedDriver(simulated(0)), progress=None)
 
 
+def test_a_driver_without_slots_is_refused_before_the_method_is_asked():
+    # A Dask driver once counted 0 workers from a stale cache: that must not read as a stalled method
+    method = Watched(entry("random").build(PROFILE, 0, FIXED))
+    with pytest.raises(ValueError, match="at least one slot"):
+        run_search(method, Budget(10), SimulatedDriver(simulated(0), slots=0), progress=None)
+    assert method.handed == []
+
+
 def test_done_with_jobs_in_flight_still_collects_them():
     class TwoThenDone(Method):
         name = "two"
