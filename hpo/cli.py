@@ -339,6 +339,11 @@ def run(args: argparse.Namespace) -> None:
     from hpo.profiles import load_profile
 
     profile = load_profile(args.profile)
+    if args.stage == "train":  # a wrong value is refused before the store is opened (or created)
+        _import_backend_quietly()
+        from hpo.studies.train import check_request
+        check_request(profile, _train_dataset(args, profile), _train_hyperparameters(args, profile), args.epochs,
+                      args.init)
     tracking.check_store()  # before any work that a store which cannot record it would waste
     if getattr(args, "record", ""):
         from hpo.studies.writable import check_file
@@ -355,17 +360,25 @@ def run(args: argparse.Namespace) -> None:
         _run_stage(args, profile)
 
 
+def _train_dataset(args: argparse.Namespace, profile) -> str:
+    return profile.datasets.targets[0].name if args.dataset is None else args.dataset
+
+
+def _train_hyperparameters(args: argparse.Namespace, profile) -> dict:
+    from hpo.studies.train import default_config
+    return default_config(profile, learning_rate=args.learning_rate, dropout=args.dropout, optimizer=args.optimizer,
+                          fine_tuned_layers=args.fine_tuned_layers, input_size=args.input_size,
+                          batch_size=args.batch_size)
+
+
 def _run_stage(args: argparse.Namespace, profile) -> None:
     if args.stage == "prepare":
         from hpo.studies.prepare import run_prepare
         run_prepare(profile, args.seed, force=args.force)
     elif args.stage == "train":
-        from hpo.studies.train import default_config, run_train
-        hyperparameters = default_config(
-            profile, learning_rate=args.learning_rate, dropout=args.dropout, optimizer=args.optimizer,
-            fine_tuned_layers=args.fine_tuned_layers, input_size=args.input_size, batch_size=args.batch_size)
-        dataset = profile.datasets.targets[0].name if args.dataset is None else args.dataset
-        run_train(profile, args.seed, dataset, hyperparameters, args.epochs, init=args.init)
+        from hpo.studies.train import run_train
+        run_train(profile, args.seed, _train_dataset(args, profile), _train_hyperparameters(args, profile),
+                  args.epochs, init=args.init)
     elif args.stage == "importance":
         from hpo.studies.importance import run_importance
         run_importance(profile, args.seed, _list(args.datasets, "datasets"), restart=args.restart)

@@ -253,6 +253,15 @@ def test_a_report_of_an_unknown_profile_name_is_refused(capsys, client, tmp_path
                     "hpo report: error: unknown profile 'nosuchprofile': no profile file of that name")
 
 
+def test_a_bad_train_value_is_refused_before_the_store_is_created(tmp_path, monkeypatch, capsys):
+    store = tmp_path / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+    _one_named_line(["train", "--profile", "smoke", "--input-size", "100000"], capsys,
+                    "hpo train: error: input_size must be an integer from 1 to 1024, got 100000")
+    _one_named_line(["train", "--profile", "smoke", "--dataset", "nope"], capsys, "dataset 'nope' is not in profile")
+    assert not store.exists()
+
+
 def test_an_empty_scheduler_is_refused(capsys):
     _one_named_line(["compare", "--profile", "smoke", "--scheduler", ""], capsys,
                     "argument --scheduler: expected local or the address of a Dask scheduler")

@@ -31,13 +31,19 @@ def progress_line(m: EpochMetrics, epochs: int) -> str:
             f"val_loss {m.val_loss:.4f} val_accuracy {m.val_accuracy:.4f} ({m.seconds:.1f} s)")
 
 
-def run_train(profile, seed: int, dataset: str, hyperparameters: dict, epochs: int,
-              init: str = "pretrained") -> TrialResult:
+def check_request(profile, dataset: str, hyperparameters: dict, epochs: int, init: str) -> TrialConfig:
+    """What the command line asks for, checked before the tracking store is opened."""
     if init not in INITS:
         raise UserError(f"unknown init {init!r}: use one of {', '.join(INITS)}")
     if epochs < 1:
         raise UserError(f"epochs must be at least 1, got {epochs}")
-    config = TrialConfig(**hyperparameters)
+    profile.target(dataset)
+    return TrialConfig(**hyperparameters)
+
+
+def run_train(profile, seed: int, dataset: str, hyperparameters: dict, epochs: int,
+              init: str = "pretrained") -> TrialResult:
+    config = check_request(profile, dataset, hyperparameters, epochs, init)
     data, manifest = load_prepared(profile, seed, dataset)
     make_backbone = backbone_factory(profile.backbone, prepared_dir(profile.name, seed) / BACKBONE_FILE,
                                      scratch=init == "scratch")
