@@ -330,6 +330,11 @@ def run(args: argparse.Namespace) -> None:
         print(f"wrote {path}: check its split sizes and spaces, then\n  hpo prepare --profile {argument}\n"
               f"  hpo importance --profile {argument}; hpo compare --profile {argument}\n"
               f"  hpo report --profile {argument}   # reports/index.html")
+        if args.weights == "imagenet":
+            from hpo.weights_cache import missing_weights_note
+            note = missing_weights_note(args.backbone)
+            if note:
+                print(note)
         return
     if args.stage == "ui":
         from hpo.studies.ui import serve

@@ -47,6 +47,26 @@ def test_init_writes_a_profile_the_loader_takes(tmp_path):
         init_profile(str(folder), str(tmp_path / "other.yaml"), backbone="compact")
 
 
+def test_init_says_when_the_imagenet_weights_are_not_in_keras_cache(tmp_path, monkeypatch, capsys):
+    from hpo.cli import main
+
+    folder = make_tree(tmp_path / "photos", {"cat": 12, "dog": 12})
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    assert main(["init", str(folder), "--out", str(tmp_path / "a.yaml"), "--backbone", "MobileNetV2"]) == 0
+    out = capsys.readouterr().out
+    assert "note: MobileNetV2's ImageNet weights are not in Keras' cache" in out
+    assert "keras.applications.MobileNetV2(include_top=False)" in out
+    cache = tmp_path / "keras" / "models"
+    cache.mkdir(parents=True)  # the file Keras writes for MobileNetV2 without its top
+    (cache / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5").write_bytes(b"")
+    assert main(["init", str(folder), "--out", str(tmp_path / "b.yaml"), "--backbone", "MobileNetV2"]) == 0
+    assert "note:" not in capsys.readouterr().out
+    assert main(["init", str(folder), "--out", str(tmp_path / "c.yaml"), "--backbone", "MobileNetV3Small"]) == 0
+    assert "note: MobileNetV3Small's ImageNet weights" in capsys.readouterr().out
+    assert main(["init", str(folder), "--out", str(tmp_path / "d.yaml"), "--weights", "none"]) == 0
+    assert "note:" not in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_from_a_folder_of_images_to_table_6_with_a_keras_applications_backbone(tmp_path):
     """`hpo init`, `prepare` and a smoke-sized `compare` (the budget shrunk in the profile, as a

@@ -10,7 +10,7 @@ last middle block.
 
 from __future__ import annotations
 
-import os
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -19,6 +19,7 @@ from keras import layers
 
 from hpo.errors import UserError, one_line
 from hpo.profiles import INPUT_SCALING, KERAS_APPLICATIONS, MIN_INPUT_SIZE
+from hpo.weights_cache import keras_weights_cache
 
 XCEPTION_NOTOP_FILE = "xception_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
@@ -30,12 +31,6 @@ def min_input_size(name: str) -> int:
 def input_scaling(name: str) -> str:
     """The keras.applications module whose preprocess_input scales the backbone's input."""
     return INPUT_SCALING[name]
-
-
-def keras_weights_cache() -> Path:
-    """Where keras.applications looks for downloaded weights (honours KERAS_HOME)."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(home) / "models"
 
 
 def resolve_xception_weights(weights: str) -> str | None:
@@ -65,7 +60,9 @@ def application(name: str, weights: str | None) -> keras.Model:
         raise UserError(f"backbone.weights: no file {weights}: give the path of {name}'s weights without its top "
                         "(include_top=False), or imagenet, or none")
     try:
-        return getattr(keras.applications, name)(include_top=False, weights=weights, input_shape=(None, None, 3))
+        with warnings.catch_warnings():  # "input_shape is undefined ... (224, 224) loaded": meant, inputs vary
+            warnings.filterwarnings("ignore", message=".*input_shape.* is undefined", category=UserWarning)
+            return getattr(keras.applications, name)(include_top=False, weights=weights, input_shape=(None, None, 3))
     except Exception as e:  # an offline download, a file of another network: anything from Keras
         if weights == "imagenet":
             raise UserError(f"the ImageNet weights of {name} could not be loaded ({one_line(e, 200)}): on a machine "
