@@ -12,6 +12,7 @@ import pytest
 
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync")
+RENDER_TIMEOUT_S = 900
 
 
 def chromium() -> str:
@@ -35,6 +36,7 @@ def render(url: str, shot: Path, size: tuple[int, int] = (1280, 2000), dom: bool
         args.append(f"--virtual-time-budget={wait_ms}")
     if dom:
         args.append("--dump-dom")
-    done = subprocess.run([*args, url], capture_output=True, text=True, timeout=120)
+    # A loaded machine can take minutes to start a browser: only a hang, not slowness, fails the test
+    done = subprocess.run([*args, url], capture_output=True, text=True, timeout=RENDER_TIMEOUT_S)
     assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
     return done.stdout

@@ -78,7 +78,7 @@ def test_ui_names_the_newest_study_and_refuses_a_busy_port(tmp_path):
         busy.bind(("127.0.0.1", 0))
         port = busy.getsockname()[1]
         done = _ui(port, uri, tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        out, err = done.communicate(timeout=120)
+        out, err = done.communicate(timeout=600)
     assert out.splitlines() == [f"newest study: compare smoke seed 0 (RUNNING): http://127.0.0.1:{port}/#/experiments/"
                                 f"{experiment}/runs/{study}?workflowType=machine_learning"]
     assert done.returncode == 2 and err.splitlines() == [
@@ -88,7 +88,7 @@ def test_ui_names_the_newest_study_and_refuses_a_busy_port(tmp_path):
 def test_ui_without_a_store_is_one_line(tmp_path):
     missing = tmp_path / "none.db"
     done = _ui(free_port(), f"sqlite:///{missing}", tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = done.communicate(timeout=120)
+    out, err = done.communicate(timeout=600)
     assert done.returncode == 2 and not missing.exists()
     assert err.splitlines() == [f"hpo ui: error: no tracking store at sqlite:///{missing} (file {missing} does not "
                                 "exist): run a stage first, or set MLFLOW_TRACKING_URI to the server that holds "
@@ -97,7 +97,7 @@ def test_ui_without_a_store_is_one_line(tmp_path):
 
 # --- a real `mlflow ui` on the store of a smoke compare --------------------------------------
 
-def _first_line(path: Path, proc: subprocess.Popen, timeout: float = 120) -> str:
+def _first_line(path: Path, proc: subprocess.Popen, timeout: float = 600) -> str:
     deadline = time.time() + timeout
     while time.time() < deadline:
         text = path.read_text() if path.exists() else ""
@@ -108,7 +108,7 @@ def _first_line(path: Path, proc: subprocess.Popen, timeout: float = 120) -> str
     raise AssertionError("hpo ui printed nothing")
 
 
-def _wait_until_up(base: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+def _wait_until_up(base: str, proc: subprocess.Popen, log: Path, timeout: float = 600) -> None:
     deadline = time.time() + timeout
     while True:
         assert proc.poll() is None, log.read_text()[-2000:]
