@@ -27,13 +27,13 @@ EVENT_TAG = "event."
 
 class MethodTrials:
     def __init__(self, parent_run_id: str, method: str, tags: dict[str, str], spec: partial,
-                 seed: int, checkpoints: Path | None = None, name: str | None = None, score_test: bool = True):
+                 search_seed: int, checkpoints: Path | None = None, name: str | None = None, score_test: bool = True):
         """`tags` go on every trial run besides `method` and `trial`; `spec` is TrialSpec with the
-        data fields bound; trial t trains with seed + t; `checkpoints`: where resumable trials
+        data fields bound; trial t trains with search_seed + t; `checkpoints`: where resumable trials
         keep theirs (None: trials are never resumed); runs are named "`name` trial t · " and the
         key hyperparameters; `score_test`: False where no test accuracy is ever reported (Study I)."""
         self.parent, self.method, self.tags, self.spec = parent_run_id, method, tags, spec
-        self.seed, self.checkpoints, self.name = seed, checkpoints, name or method
+        self.search_seed, self.checkpoints, self.name = search_seed, checkpoints, name or method
         self.score_test = score_test
         parent = tracking.client().get_run(parent_run_id)
         self.experiment_id = parent.info.experiment_id
@@ -97,7 +97,7 @@ class MethodTrials:
             tracking.reopen_trial_run(run, {**tags, **self._take_events()})
             run_id = run.run_id
         checkpoints = str(self.checkpoints / f"trial-{job.trial}") if self.checkpoints else None
-        return self.spec(config=job.config, start=job.start, stop=job.stop, train_seed=self.seed + job.trial,
+        return self.spec(config=job.config, start=job.start, stop=job.stop, train_seed=self.search_seed + job.trial,
                          run_id=run_id, tracking_uri=tracking.tracking_uri(), checkpoints=checkpoints,
                          test_above=test_above if self.score_test else math.inf)
 

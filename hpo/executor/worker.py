@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hpo import store_outage, timing, tracking
 from hpo.data.prepared import BACKBONE_FILE, load_prepared, load_subset, prepared_dir
@@ -24,11 +25,14 @@ from hpo.models import backbone_factory, input_scaling, min_input_size
 from hpo.training import TrialConfig, fine_tune
 from hpo.training.feature_cache import cache_for
 
+if TYPE_CHECKING:
+    from hpo.profiles import Profile
+
 
 @dataclass(frozen=True)
 class TrialSpec:
-    profile: object  # hpo.profiles.Profile (a frozen, picklable model)
-    seed: int  # the prepare seed: which splits and which pretrained backbone
+    profile: Profile  # frozen and picklable
+    prepare_seed: int  # which splits and which pretrained backbone
     dataset: str
     config: dict
     start: int
@@ -74,13 +78,13 @@ def backbone(profile, seed: int):
 
 
 def _data(spec: TrialSpec):
-    key = (spec.profile.prepare_checksum, spec.seed, str(prepared_dir(spec.profile.name, spec.seed)), spec.dataset,
-           spec.subset, spec.weighted)
+    key = (spec.profile.prepare_checksum, spec.prepare_seed, str(prepared_dir(spec.profile.name, spec.prepare_seed)),
+           spec.dataset, spec.subset, spec.weighted)
     if key not in _DATA:
         if spec.subset is None:
-            data, _ = load_prepared(spec.profile, spec.seed, spec.dataset)
+            data, _ = load_prepared(spec.profile, spec.prepare_seed, spec.dataset)
         else:
-            data, _ = load_subset(spec.profile, spec.seed, spec.subset)
+            data, _ = load_subset(spec.profile, spec.prepare_seed, spec.subset)
         _DATA[key] = with_class_weights(data) if spec.weighted else data
         while len(_DATA) > _KEPT_SPLITS:
             _DATA.popitem(last=False)
@@ -141,7 +145,7 @@ def train_job(spec: TrialSpec) -> Outcome:
                 raise FileNotFoundError(f"checkpoint {resume} is gone: rerun the study with --restart")
         partial = spec.checkpoint(spec.stop).with_name(f"epoch-{spec.stop}.partial") if spec.checkpoints else None
         result = fine_tune(TrialConfig.from_dict(spec.config), data, spec.stop - spec.start, resume_from=resume,
-                           backbone_factory=backbone(spec.profile, spec.seed),
+                           backbone_factory=backbone(spec.profile, spec.prepare_seed),
                            min_input_size=min_input_size(spec.profile.backbone.name),
                            scaling=input_scaling(spec.profile.backbone.name), on_epoch=report,
                            seed=spec.train_seed, feature_cache=_feature_cache(spec.profile), checkpoint_to=partial,

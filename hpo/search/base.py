@@ -23,8 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hpo.jobs import Job, Outcome
 
-__all__ = ["DONE", "WAIT", "Fifo", "FifoSettings", "Job", "Method", "MethodSettings", "Outcome", "Searcher", "Signal",
-           "ranking_score"]
+__all__ = ["DONE", "WAIT", "Fifo", "FifoSettings", "Job", "ListSearcher", "Method", "MethodSettings", "Outcome",
+           "Searcher", "Signal", "ranking_score"]
 
 
 class Signal(enum.Enum):
@@ -87,6 +87,20 @@ class FifoSettings(MethodSettings):
         b = profile.budget
         return (self.configurations or b.configurations, self.epochs_per_configuration or b.epochs_per_configuration,
                 b.tpe_startup if self.startup is None else self.startup)
+
+
+class ListSearcher(Searcher):
+    """Given configurations, in their order: the grid, Study I's random draws, a recorded design."""
+
+    def __init__(self, points: list[dict]):
+        self.points = list(points)
+        self.next = 0
+
+    def suggest(self, trial: int) -> dict | None:
+        if self.next >= len(self.points):
+            return None
+        self.next += 1
+        return dict(self.points[self.next - 1])
 
 
 class Fifo(Method):

@@ -26,8 +26,7 @@ from hpo.report import tables
 from hpo.report.importance import MARGINALS_FILE, ImportanceResult, fanova_importances, marginals_json, plot_marginals
 from hpo.report.tables import POOLED
 from hpo.search import registry
-from hpo.search.base import Fifo
-from hpo.search.grid import GridSearcher
+from hpo.search.base import Fifo, ListSearcher
 from hpo.search.loop import SearchResult
 from hpo.space import config_space, sample_configurations
 from hpo.studies.failures import Failures
@@ -56,7 +55,7 @@ def _train_dataset(profile, seed: int, dataset: str, configs: list[dict],
     """The dataset's trainings as one search over the fixed configurations (a random search whose
     draws were made up front), so a rerun reads back every training the store holds; and the search."""
     epochs = profile.importance.epochs
-    method = Fifo(registry.STUDY_I, GridSearcher(configs), len(configs), epochs)
+    method = Fifo(registry.STUDY_I, ListSearcher(configs), len(configs), epochs)
     found = search(method, len(configs) * epochs, profile, seed, dataset, tags, f"{dataset} importance",
                    score_test=False)  # Study I analyses validation accuracy alone
     return [Training(job.config, outcome.score, reused=outcome.recorded)

@@ -14,8 +14,7 @@ from hpo import mlflow_ui, recorded, tracking
 from hpo.data.prepared import check_prepared, require_prepared
 from hpo.executor import worker
 from hpo.report.queries import TrackingReader
-from hpo.search.base import Fifo
-from hpo.search.grid import GridSearcher
+from hpo.search.base import Fifo, ListSearcher
 from hpo.studies.failures import Failures
 from hpo.studies.searching import search
 from hpo.studies.writable import check_file
@@ -69,7 +68,7 @@ def run_record(profile, seed: int, datasets: list[str] | None = None, out: str |
             with tracking.child_run(f"design {dataset}", {"method": METHOD, "dataset": dataset,
                                                           tracking.STUDY_KEY: key}, reopen=True) as run:
                 keras.backend.clear_session()
-                method = Fifo(METHOD, GridSearcher([config for _, config in points]), len(points), epochs)
+                method = Fifo(METHOD, ListSearcher([config for _, config in points]), len(points), epochs)
                 found = search(method, len(points) * epochs, profile, seed, dataset,
                                {"study": tags["study"], tracking.STUDY_KEY: key}, f"{dataset} record",
                                test_every_epoch=True)

@@ -84,7 +84,7 @@ def search(method: Method, budget: int, profile, seed: int, dataset: str, tags: 
     where the best job's test accuracy may be needed (never, without `score_test`). Trial t
     trains with search_seed + t (default: the prepare `seed`). `test_every_epoch`: every epoch
     logs its test accuracy and seconds too (a recorded table)."""
-    spec = partial(TrialSpec, profile=profile, seed=seed, dataset=dataset, subset=subset, weighted=weighted,
+    spec = partial(TrialSpec, profile=profile, prepare_seed=seed, dataset=dataset, subset=subset, weighted=weighted,
                    test_every_epoch=test_every_epoch)
     trials = MethodTrials(tracking.active_run_id(), method.name, {**tags, "dataset": dataset}, spec,
                           seed if search_seed is None else search_seed, checkpoints, score_test=score_test)

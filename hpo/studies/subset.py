@@ -97,8 +97,9 @@ def _final_training(variant: Variant, config: dict, profile, repetition: Repetit
     is NaN when the training fails; the study goes on."""
     tags = {**tags, "final": "true", "variant": variant.name, "dataset": profile.subset.dataset}
     trials = MethodTrials(tracking.active_run_id(), "final", tags,
-                          partial(TrialSpec, profile=profile, seed=repetition.seed, dataset=profile.subset.dataset,
-                                  subset="whole"), repetition.search_seed, name=f"final {variant.name}")
+                          partial(TrialSpec, profile=profile, prepare_seed=repetition.seed,
+                                  dataset=profile.subset.dataset, subset="whole"),
+                          repetition.search_seed, name=f"final {variant.name}")
     launched = trials.launch(Job(0, config, 0, epochs))  # its one job, trial 0: it trains with the search seed
     outcome = launched if isinstance(launched, Outcome) else train_job(launched)
     if outcome.error:

@@ -19,8 +19,8 @@ def test_a_trial_run_left_without_its_parameters_gets_them_and_trains(client):
     experiment = parent.info.experiment_id
     tags = {MLFLOW_PARENT_RUN_ID: parent.info.run_id, "method": "random", "trial": "0"}
     bare = client.create_run(experiment, tags=tags, run_name="random trial 0").info.run_id
-    trials = MethodTrials(parent.info.run_id, "random", {}, partial(TrialSpec, profile=None, seed=0, dataset="digits"),
-                          seed=0)
+    bound = partial(TrialSpec, profile=None, prepare_seed=0, dataset="digits")
+    trials = MethodTrials(parent.info.run_id, "random", {}, bound, search_seed=0)
     spec = trials.launch(Job(0, CONFIG, 0, 2))
     assert isinstance(spec, TrialSpec) and spec.run_id == bare
     assert client.get_run(bare).data.params == {k: str(v) for k, v in CONFIG.items()}

@@ -19,7 +19,7 @@ def test_a_promoted_trial_resumes_from_its_checkpoint_and_logs_by_run_id(smoke_p
                                       {"trial": "0", "method": "asha"}, CONFIG)
 
     def spec(start, stop):
-        return TrialSpec(profile=profile, seed=0, dataset="digits", config=CONFIG, start=start, stop=stop,
+        return TrialSpec(profile=profile, prepare_seed=0, dataset="digits", config=CONFIG, start=start, stop=stop,
                          train_seed=7, run_id=run_id, tracking_uri=tracking.tracking_uri(),
                          checkpoints=str(tmp_path / "trial-0"))
 
@@ -62,7 +62,7 @@ def test_a_job_writes_its_epochs_together_unless_asked_each_as_it_ends(smoke_pre
     calls = []
     log_epochs_to = tracking.log_epochs_to
     monkeypatch.setattr(tracking, "log_epochs_to", lambda *a, **k: calls.append(list(a[2])) or log_epochs_to(*a, **k))
-    outcome = train_job(TrialSpec(profile=profile, seed=0, dataset="digits", config=CONFIG, start=0, stop=3,
+    outcome = train_job(TrialSpec(profile=profile, prepare_seed=0, dataset="digits", config=CONFIG, start=0, stop=3,
                                   train_seed=7, run_id=run_id, tracking_uri=tracking.tracking_uri()))
     assert outcome.error is None and len(calls) == writes
     assert [[epoch for epoch, *_ in call] for call in calls] == ([[1, 2, 3]] if writes == 1 else [[1], [2], [3]])
