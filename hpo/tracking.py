@@ -324,17 +324,14 @@ def end_abandoned_runs(key: str) -> int:
     return len(runs)
 
 
-def end_runs_of_dead_processes(uri: str | None = None) -> int:
-    """End KILLED every RUNNING run (of any study or stage) whose process has ended on this machine."""
+def runs_of_dead_processes(uri: str | None = None) -> list:
+    """The RUNNING runs (of any study or stage) whose process has ended on this machine; read
+    only: the stage that made them ends them KILLED when it runs again (`end_abandoned_runs`)."""
     client = MlflowClient(uri or tracking_uri())
     experiments = [e.experiment_id for e in client.search_experiments()]
     host = socket.gethostname().replace("'", "")
     running = _search_with(client, experiments, f"attributes.status = 'RUNNING' and tags.{PROCESS_TAG} LIKE '{host}:%'")
-    dead = [r for r in running if process_alive(r.data.tags[PROCESS_TAG]) is False]
-    for run in dead:
-        client.set_tag(run.info.run_id, "error", ABANDONED)
-        client.set_terminated(run.info.run_id, "KILLED")
-    return len(dead)
+    return [r for r in running if process_alive(r.data.tags[PROCESS_TAG]) is False]
 
 
 @contextmanager

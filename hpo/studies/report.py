@@ -64,10 +64,12 @@ def run_report(profile: str, seed: int | None = None, study_ids: list[str] | Non
     reader = TrackingReader(uri)
     check_profile(reader, argument, profile)
     with reading(reader.uri):
-        ended = tracking.end_runs_of_dead_processes(reader.uri)  # so that none shows as running
-        if ended:
-            print(f"ended KILLED {ended} run(s) left RUNNING by processes of this machine that no longer run",
-                  flush=True)
+        abandoned = tracking.runs_of_dead_processes(reader.uri)  # a reader: it says so, it ends none
+        if abandoned:
+            stages = sorted({r.data.tags.get("stage", "") for r in abandoned} - {""})
+            print(f"note: {len(abandoned)} run(s) left RUNNING by processes of this machine that no longer run "
+                  f"are passed over; rerun their stage ({', '.join(stages) or 'the one that made them'}) to "
+                  "continue them", flush=True)
         found, profile, seed = find_studies(reader, profile, seed, study_ids or [])
         artifacts, repeated, repeated_subsets = {}, [], []
         if found["compare"].run:
