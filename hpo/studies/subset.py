@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from functools import partial
 
 import keras
+import numpy as np
 import pandas as pd
 
 from hpo import mlflow_ui, tracking
-from hpo.data.prepared import check_prepared, load_subset, require_prepared
-from hpo.data.splits import describe
-from hpo.data.subsets import WeightedSplitData, with_class_weights
+from hpo.data.prepared import check_prepared, require_prepared
+from hpo.data.subsets import class_weights
 from hpo.errors import UserError
 from hpo.executor import worker
 from hpo.executor.trials import MethodTrials
@@ -90,6 +90,16 @@ def check_variants(profile, variants: list[str] | None) -> list[Variant]:
     return [v for v in VARIANTS if v.name in names]
 
 
+def _class_counts(manifest: dict, variant: Variant) -> dict:
+    """Sizes and class counts of the variant's data as `prepare` recorded them, and its class
+    weights (Eq. 1) where the loss uses them: the workers load the data, the stage only reports it."""
+    entry = manifest["subsets"]["sets"][variant.subset]
+    counts = {k: v for k, v in entry.items() if k not in ("checksum", "file")}
+    if variant.weighted:
+        counts["class_weight"] = [float(w) for w in class_weights(np.asarray(entry["train_class_counts"]))]
+    return counts
+
+
 def _final_training(variant: Variant, config: dict, profile, repetition: Repetition, epochs: int,
                     tags: dict[str, str]) -> Outcome:
     """Fig. 2's last step as a grandchild run: the configuration trained on the whole training
@@ -138,8 +148,7 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
     if "subsets" not in manifest:
         raise UserError(f"the prepared data of profile {profile.name} has no subsets: "
                         f"run `hpo prepare --profile {profile.argument} --seed {seed} --force`")
-    whole, _ = load_subset(profile, seed, "whole")
-    check_prepared(profile, seed, [], [v.subset for v in chosen if v.subset != "whole"])
+    check_prepared(profile, seed, [], list(dict.fromkeys([*(v.subset for v in chosen), "whole"])))
     worker.backbone(profile, seed)()  # loaded now: a missing or damaged backbone fails before any run
     # The final training runs R epochs: the longest any configuration trains in ASHA, so the
     # chosen configuration is trained as long as it was when it was chosen (on more images).
@@ -160,18 +169,13 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
         used = dict.fromkeys([*(v.subset for v in chosen), "whole"])  # "whole": the final trainings'
         tracking.log_inputs([i for name in used for i in mlflow_ui.subset_inputs(prepared, manifest, name)])
         for variant in chosen:
-            data = whole if variant.subset == "whole" else load_subset(profile, seed, variant.subset)[0]
-            if variant.weighted:
-                data = with_class_weights(data)
             variant_tags = {"variant": variant.name, "dataset": spec.dataset, "variant_label": variant.label,
                             tracking.STUDY_KEY: key}
             with tracking.child_run(f"{variant.name} {spec.dataset}", variant_tags, reopen=True):
                 keras.backend.clear_session()
                 tracking.log_inputs([i for name in dict.fromkeys([variant.subset, "whole"])
                                      for i in mlflow_ui.subset_inputs(prepared, manifest, name)])
-                counts = describe(data)
-                if isinstance(data, WeightedSplitData):
-                    counts["class_weight"] = list(data.class_weight)
+                counts = _class_counts(manifest, variant)
                 tracking.log_dict(counts, "class_counts.json")
                 tracking.log_params({"train_images": counts["train"], "val_images": counts["val"],
                                      "weighted": variant.weighted, "subset": variant.subset})
