@@ -331,7 +331,7 @@ def run(args: argparse.Namespace) -> None:
               f"  hpo importance --profile {argument}; hpo compare --profile {argument}\n"
               f"  hpo report --profile {argument}   # reports/index.html")
         if args.weights == "imagenet":
-            from hpo.weights_cache import missing_weights_note
+            from hpo.backbone_catalogue import missing_weights_note
             note = missing_weights_note(args.backbone)
             if note:
                 print(note)

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from hpo.backbone_catalogue import BACKBONE_LAYERS, KERAS_APPLICATIONS, MIN_INPUT_SIZE
 from hpo.data.image_folder import header_problem, list_folder
 from hpo.errors import UserError
-from hpo.profiles import BACKBONE_LAYERS, KERAS_APPLICATIONS, MIN_INPUT_SIZE, parse_profile
+from hpo.profiles import parse_profile
 from hpo.studies.writable import check_file
 
 PAPER_LAYERS, PAPER_K = 132, (9, 14, 18)  # Xception's layers and the paper's "last k layers"

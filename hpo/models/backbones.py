@@ -17,9 +17,8 @@ from typing import Callable
 import keras
 from keras import layers
 
+from hpo.backbone_catalogue import INPUT_SCALING, KERAS_APPLICATIONS, MIN_INPUT_SIZE, keras_weights_cache
 from hpo.errors import UserError, one_line
-from hpo.profiles import INPUT_SCALING, KERAS_APPLICATIONS, MIN_INPUT_SIZE
-from hpo.weights_cache import keras_weights_cache
 
 XCEPTION_NOTOP_FILE = "xception_weights_tf_dim_ordering_tf_kernels_notop.h5"
 

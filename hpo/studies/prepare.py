@@ -11,6 +11,7 @@ from pathlib import Path
 import keras
 
 from hpo import tracking
+from hpo.backbone_catalogue import KERAS_APPLICATIONS
 from hpo.data.prepared import (
     BACKBONE_FILE,
     build_split,
@@ -27,7 +28,6 @@ from hpo.data.prepared import (
 from hpo.data.splits import describe
 from hpo.data.subsets import build_subsets
 from hpo.models.backbones import application, compact, resolve_xception_weights
-from hpo.profiles import KERAS_APPLICATIONS
 from hpo.studies.writable import check_folder
 from hpo.training import TrialConfig, fine_tune
 

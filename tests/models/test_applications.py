@@ -5,10 +5,11 @@ import keras
 import numpy as np
 import pytest
 
+from hpo.backbone_catalogue import KERAS_APPLICATIONS
 from hpo.data.images import resize, to_network_input
 from hpo.errors import UserError
 from hpo.models.backbones import application, backbone_factory, input_scaling, min_input_size
-from hpo.profiles import KERAS_APPLICATIONS, BackboneSpec, load_profile, parse_profile
+from hpo.profiles import BackboneSpec, load_profile, parse_profile
 
 
 @pytest.mark.slow
