@@ -37,9 +37,16 @@ def choices(method_run: RunData, budget: float) -> dict[float, tuple[float, floa
             charged = sum(1 for p in points if p <= (timestamp, epoch))  # epochs logged up to this job's end
             ends.append((timestamp, charged, value, test.get(epoch, math.nan)))
     ends.sort()
+    return best_at_shares([(charged, value, test) for _, charged, value, test in ends], budget)
+
+
+def best_at_shares(ends: list[tuple[float, float, float]], budget: float) -> dict[float, tuple[float, float]]:
+    """(best validation accuracy, test accuracy of that job) at each share of `budget`, from the
+    jobs' (epochs charged when it ended, validation, test accuracy) in the order they ended, the
+    best chosen by the loop's rule (jobs.best_job): for recorded studies and replays alike."""
     out = {}
     for share in SHARES:
-        best = best_job((value, (value, test)) for _, charged, value, test in ends if charged <= share * budget + 1e-9)
+        best = best_job((value, (value, test)) for charged, value, test in ends if charged <= share * budget + 1e-9)
         out[share] = best[1] if best else (math.nan, math.nan)
     return out
 

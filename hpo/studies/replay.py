@@ -117,15 +117,6 @@ def anytime(result: SearchResult, ended_at: list[float]) -> list[tuple[int, floa
     return rows
 
 
-def shares(curve: list[tuple[int, float, float, float]], budget: int) -> dict[float, tuple[float, float]]:
-    """(best validation accuracy, its test accuracy) at each share of the budget."""
-    out = {}
-    for share in repetitions.SHARES:
-        reached = [(val, test) for charged, _, val, test in curve if charged <= share * budget + 1e-9]
-        out[share] = reached[-1] if reached else (float("nan"), float("nan"))
-    return out
-
-
 def _seed_range(seeds: list[int]) -> str:
     return f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else ",".join(map(str, seeds))
 
@@ -166,7 +157,8 @@ def run_replay(profile, seed: int, search_seeds: list[int], table_file: str | Pa
                     result, ended_at = replay_search(profile, method, nearest, search_seed, budget, workers)
                     curve = anytime(result, ended_at)
                     results.append(result)
-                    for share, (val, test) in shares(curve, budget).items():
+                    ends = [(charged, val, test) for charged, _, val, test in curve]  # the best so far, each end
+                    for share, (val, test) in repetitions.best_at_shares(ends, budget).items():
                         score_rows.append({"search seed": search_seed, "dataset": dataset, "method": method,
                                            "share": share, "val": val, "test": test})
                     curve_rows += [(search_seed, dataset, method, i, *row) for i, row in enumerate(curve)]
