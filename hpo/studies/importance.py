@@ -22,7 +22,7 @@ from hpo import mlflow_ui, tracking
 from hpo.data.prepared import check_prepared, require_prepared
 from hpo.errors import UserError
 from hpo.executor import worker
-from hpo.report import tables
+from hpo.report import captions, tables
 from hpo.report.importance import MARGINALS_FILE, ImportanceResult, fanova_importances, marginals_json, plot_marginals
 from hpo.report.tables import POOLED
 from hpo.search import registry
@@ -32,16 +32,12 @@ from hpo.space import config_space, sample_configurations
 from hpo.studies.failures import Failures
 from hpo.studies.searching import search
 
-TABLE4_CAPTION = ("Table 4 analogue: fANOVA importance of each hyperparameter (fraction of the variance of "
-                  "validation accuracy; std over the forest's trees)")
-TABLE5_CAPTION = "Table 5 analogue: the most important pairs"
-
 
 @dataclass
 class Training:
     config: dict
     val_accuracy: float  # NaN when the training failed
-    reused: bool
+    recorded: bool  # read back from the store, not trained
 
 
 def configurations(profile, seed: int, dataset_index: int) -> list[dict]:
@@ -58,7 +54,7 @@ def _train_dataset(profile, seed: int, dataset: str, configs: list[dict],
     method = Fifo(registry.STUDY_I, ListSearcher(configs), len(configs), epochs)
     found = search(method, len(configs) * epochs, profile, seed, dataset, tags, f"{dataset} importance",
                    score_test=False)  # Study I analyses validation accuracy alone
-    return [Training(job.config, outcome.score, reused=outcome.recorded)
+    return [Training(job.config, outcome.score, recorded=outcome.recorded)
             for job, outcome in sorted(found.jobs, key=lambda pair: pair[0].trial)], found
 
 
@@ -116,7 +112,7 @@ def run_importance(profile, seed: int, datasets: list[str] | None = None,
                 failures.add(f"importance on {dataset}", found.jobs)
                 failed = sum(math.isnan(t.val_accuracy) for t in trainings)
                 tracking.log_metrics({"n_trials": len(trainings), "n_failed": failed,
-                                      "n_reused": sum(t.reused for t in trainings)})
+                                      "n_recorded_jobs": sum(t.recorded for t in trainings)})
                 try:
                     results[dataset] = _analyse(profile, seed, trainings, dataset, out)
                 except UserError as e:
@@ -138,14 +134,14 @@ def run_importance(profile, seed: int, datasets: list[str] | None = None,
             tracking.set_description(mlflow_ui.study_description(
                 f"Study I (importance): profile {profile.name}, seed {seed}, {profile.importance.trainings} random "
                 f"trainings of {profile.importance.epochs} epochs per dataset", profile,
-                [(TABLE4_CAPTION, tables.markdown(individual)),
-                 (TABLE5_CAPTION, tables.markdown(pairs))], [], command, tags))
+                [(captions.TABLE4, tables.markdown(individual)),
+                 (captions.TABLE5, tables.markdown(pairs))], [], command, tags))
         wall = time.perf_counter() - started
         tracking.log_metrics({"wall_seconds": wall})
         if results:
-            print(f"\nimportance took {wall:.0f} s\n\n{TABLE4_CAPTION}\n")
+            print(f"\nimportance took {wall:.0f} s\n\n{captions.TABLE4}\n")
             print(tables.markdown(individual))
-            print(f"\n{TABLE5_CAPTION}\n")
+            print(f"\n{captions.TABLE5}\n")
             print(tables.markdown(pairs), flush=True)
         if failures.fatal():  # everything is recorded; the study run ends FAILED
             raise failures.error()

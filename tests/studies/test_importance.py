@@ -77,7 +77,7 @@ def test_importance_end_to_end_then_a_rerun_trains_nothing(smoke_prepared, clien
     for d in datasets:
         trials = _children(client, d)
         assert len(trials) == SMOKE.importance.trainings == d.data.metrics["n_trials"]
-        assert d.data.metrics["n_reused"] == 0
+        assert d.data.metrics["n_recorded_jobs"] == 0
         assert {i.dataset.name for i in d.inputs.dataset_inputs} == {
             f"{d.data.tags['dataset']} {split}" for split in ("train", "val", "test")}
         for t in trials:
@@ -90,7 +90,7 @@ def test_importance_end_to_end_then_a_rerun_trains_nothing(smoke_prepared, clien
     datasets = _children(client, rerun)
     assert len(datasets) == 2
     for d in datasets:
-        assert d.data.metrics["n_reused"] == SMOKE.importance.trainings  # nothing trained again
+        assert d.data.metrics["n_recorded_jobs"] == SMOKE.importance.trainings  # nothing trained again
         trials = _children(client, d)
         assert len(trials) == SMOKE.importance.trainings  # and no run added
         assert all(len(client.get_metric_history(t.info.run_id, "val_accuracy")) == SMOKE.importance.epochs
