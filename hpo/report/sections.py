@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from hpo.mlflow_ui import run_url
-from hpo.report import figures, page, repetitions, tables
+from hpo.report import captions, figures, page, repetitions, tables
 from hpo.report.importance import MARGINALS_FILE, read_marginals
 from hpo.report.queries import RunData, TrackingReader
 from hpo.report.selection import PAIRS_FILE, Found
@@ -47,8 +47,7 @@ def compare(w: Writer, reader: TrackingReader, study: RunData) -> str:
     t6 = tables.table6(study)
     if t6.empty:
         return page.not_run_html(f"the compare study {study.run_id} has no method runs")
-    parts.append(w.table(t6, "table6", "Table 6 analogue: best validation accuracy per method (val) and the test "
-                         "accuracy of that configuration (test); max difference between the methods' best val",
+    parts.append(w.table(t6, "table6", captions.TABLE6,
                          best=page.best_cells(t6, [c for c in t6.columns if c.endswith(" val")])))
     curve = tables.anytime(study)
     curve.to_csv(w.out / "anytime.csv", index=False, lineterminator="\n")
@@ -82,16 +81,14 @@ def importance(w: Writer, study: RunData, artifacts: dict[str, str | None]) -> s
     parts = []
     t4 = tables.importance_table(study)
     if len(t4.columns) > 1:
-        parts.append(w.table(t4, "table4_importance", "Table 4 / A.8 analogue: fANOVA importance of each "
-                             "hyperparameter (fraction of the variance of validation accuracy; std over the trees)"))
+        parts.append(w.table(t4, "table4_importance", captions.TABLE4))
         parts.append(w.figure(figures.importance_figure(t4), "importance", "fANOVA importance per hyperparameter "
                               "and dataset, with one std over the forest's trees"))
     else:
         parts.append(page.note_html("fANOVA importances were not logged (see the study run's tags)."))
     t5 = tables.pairs_table(artifacts.get(PAIRS_FILE))
     if t5 is not None:
-        parts.append(w.table(t5, "table5_pairs", "Table 5 analogue: the most important pairs of hyperparameters "
-                             "(a pair's importance is its interaction alone)"))
+        parts.append(w.table(t5, "table5_pairs", captions.TABLE5))
     else:
         parts.append(page.note_html(f"Table 5: the study run has no {PAIRS_FILE} artifact."))
     marginals = artifacts.get(MARGINALS_FILE)
@@ -110,8 +107,7 @@ def subset(w: Writer, study: RunData) -> str:
     t7 = tables.table7(study)
     if t7.empty:
         return page.not_run_html(f"the subset study {study.run_id} has no variant runs")
-    return w.table(t7, "table7", "Table 7 analogue: the best configuration found on each subset variant and its test "
-                   "accuracy when retrained on the whole training set", best=page.best_cells(t7, ["test accuracy"]))
+    return w.table(t7, "table7", captions.TABLE7, best=page.best_cells(t7, ["test accuracy"]))
 
 
 def provenance(reader: TrackingReader, found: dict[str, Found]) -> str:

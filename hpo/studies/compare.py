@@ -12,15 +12,13 @@ import pandas as pd
 from hpo import mlflow_ui, tracking
 from hpo.data.prepared import check_prepared, require_prepared
 from hpo.executor import worker
-from hpo.report import tables
+from hpo.report import captions, tables
 from hpo.search import registry
 from hpo.search.loop import SearchResult
 from hpo.space import config_space, constants
 from hpo.studies.failures import Failures
 from hpo.studies.searching import Repetition, check_request, checkpoint_root, remove_checkpoints, search
 from hpo.studies.writable import check_checkpoints
-
-TABLE6_CAPTION = "Table 6 analogue: best validation accuracy per method (test accuracy of that configuration)"
 
 
 @dataclass
@@ -84,7 +82,7 @@ def _description(profile, repetition: Repetition, budget: int, datasets: list[st
     searched = f" (search seed {repetition.search_seed})" if repetition.repeated else ""
     return mlflow_ui.study_description(
         f"Study II (compare): profile {profile.name}, seed {seed}{searched}, {budget} epochs per method", profile,
-        [(TABLE6_CAPTION, markdown)], best, command, tags)
+        [(captions.TABLE6, markdown)], best, command, tags)
 
 
 def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: list[str] | None = None,
@@ -147,7 +145,7 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
     of = "it" if workers == 1 else f"its {workers} workers' time"
     print(f"\ncompare took {wall:.0f} s; {overhead:.1%} of {of} outside Keras' training epochs "
           f"(suggesting, model building, evaluation, logging, reading back; {_method_overheads(results)})")
-    print(f"\n{TABLE6_CAPTION}\n")
+    print(f"\n{captions.TABLE6}\n")
     print(markdown, flush=True)
     if failures.summary():
         print(f"\n{failures.summary()}", flush=True)

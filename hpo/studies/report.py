@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 
 from hpo import tracking
-from hpo.report import page, repetitions, sections, tables
+from hpo.report import captions, page, repetitions, sections, tables
 from hpo.report.queries import TrackingReader, reading
 from hpo.report.selection import (
     Found,
@@ -102,7 +102,7 @@ def run_report(profile: str, seed: int | None = None, study_ids: list[str] | Non
         f = found[stage]
         body = build(f.run) if f.run else page.not_run_html(f.how)
         if stage == "subset" and not f.run:
-            body = "<h3>Table 7 analogue</h3>\n" + body
+            body = f"<h3>{captions.TABLE7_TITLE}</h3>\n" + body
         parts.append((anchor, heading, body))
     if replay is not None:
         parts.append(("replay", "Study II replayed on a recorded table (replay)",

@@ -38,7 +38,7 @@ from hpo.executor import worker
 from hpo.executor.trials import MethodTrials
 from hpo.executor.worker import TrialSpec, train_job
 from hpo.jobs import Job, Outcome
-from hpo.report import tables
+from hpo.report import captions, tables
 from hpo.search import registry
 from hpo.search.asha import asha
 from hpo.studies.failures import Failures
@@ -204,9 +204,7 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
         markdown = tables.markdown(frame)
         tracking.log_text(markdown + "\n", "table7.md")
         tracking.log_text(tables.csv_text(frame), "table7.csv")
-        caption = (f"Table 7 analogue: the configuration ASHA chose on each variant (N_m = {spec.max_trials_at_R}) "
-                   f"and its test accuracy after {final_epochs} epochs on the whole training set ({spec.dataset}, "
-                   "balanced test set)")
+        caption = captions.table7_of_study(spec.max_trials_at_R, final_epochs, spec.dataset)
         tracking.set_description(_description(profile, repetition, chosen, caption, markdown, results, tags))
         wall = time.perf_counter() - started
         tracking.log_metrics({"wall_seconds": wall})
