@@ -62,6 +62,7 @@ def test_a_job_writes_its_epochs_together_unless_asked_each_as_it_ends(smoke_pre
     calls = []
     log_epochs_to = tracking.log_epochs_to
     monkeypatch.setattr(tracking, "log_epochs_to", lambda *a, **k: calls.append(list(a[2])) or log_epochs_to(*a, **k))
+    monkeypatch.setattr(tracking.trial_record, "log_epochs_to", tracking.log_epochs_to)  # end_trial_run's call too
     outcome = train_job(TrialSpec(profile=profile, prepare_seed=0, dataset="digits", config=CONFIG, start=0, stop=3,
                                   train_seed=7, run_id=run_id, tracking_uri=tracking.tracking_uri()))
     assert outcome.error is None and len(calls) == writes
