@@ -30,10 +30,10 @@ def _compare(workers: int | None):
 
     # The cluster `--workers N` starts, started here so that one worker runs on Dask too
     with LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as local, \
-            cluster.workers(scheduler=local.scheduler_address):
-        with get_task_stream(cluster._client) as stream:
+            cluster.workers(scheduler=local.scheduler_address) as engine:
+        with get_task_stream(engine.client) as stream:
             started = time.perf_counter()
-            results = run_compare(PROFILE, 0, ["fashion"], None, budget=BUDGET, restart=True)
+            results = run_compare(PROFILE, 0, ["fashion"], None, budget=BUDGET, restart=True, engine=engine)
             wall = time.perf_counter() - started
         busy = sum(s["stop"] - s["start"] for task in stream.data for s in task["startstops"]
                    if s["action"] == "compute")

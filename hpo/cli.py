@@ -359,10 +359,11 @@ def run(args: argparse.Namespace) -> None:
         scheduler = None if args.scheduler == "local" else args.scheduler
         if args.workers != 1 and scheduler:
             raise UserError("give --workers N (a local cluster) or --scheduler ADDRESS (its workers), not both")
-        with cluster.workers(args.workers, scheduler):
-            _run_stage(args, profile)
+        with cluster.workers(args.workers, scheduler) as engine:
+            _run_stage(args, profile, engine)
     else:
-        _run_stage(args, profile)
+        from hpo.executor.drivers import IN_PROCESS
+        _run_stage(args, profile, IN_PROCESS)
 
 
 def _train_dataset(args: argparse.Namespace, profile) -> str:
@@ -376,7 +377,8 @@ def _train_hyperparameters(args: argparse.Namespace, profile) -> dict:
                           batch_size=args.batch_size)
 
 
-def _run_stage(args: argparse.Namespace, profile) -> None:
+def _run_stage(args: argparse.Namespace, profile, engine) -> None:
+    """`engine`: where the stage's jobs train (hpo/executor/drivers.py)."""
     if args.stage == "prepare":
         from hpo.studies.prepare import run_prepare
         run_prepare(profile, args.seed, force=args.force)
@@ -386,26 +388,28 @@ def _run_stage(args: argparse.Namespace, profile) -> None:
                   args.epochs, init=args.init)
     elif args.stage == "importance":
         from hpo.studies.importance import run_importance
-        run_importance(profile, args.seed, _list(args.datasets, "datasets"), restart=args.restart)
+        run_importance(profile, args.seed, _list(args.datasets, "datasets"), restart=args.restart, engine=engine)
         if args.record:
             _write_record(args.record)
     elif args.stage == "compare":
         from hpo.studies.compare import run_compare
         datasets, methods = _list(args.datasets, "datasets"), _methods(args.methods)
         _each_repetition(search_seeds(args), lambda s: run_compare(profile, args.seed, datasets, methods, args.budget,
-                                                                   restart=args.restart, search_seed=s))
+                                                                   restart=args.restart, search_seed=s,
+                                                                   engine=engine))
         if args.record:
             _write_record(args.record)
     elif args.stage == "subset":
         from hpo.studies.subset import run_subset
         variants = _list(args.variants, "variants")
         _each_repetition(search_seeds(args), lambda s: run_subset(profile, args.seed, variants, restart=args.restart,
-                                                                  search_seed=s))
+                                                                  search_seed=s, engine=engine))
         if args.record:
             _write_record(args.record)
     elif args.stage == "record":
         from hpo.studies.record import run_record
-        run_record(profile, args.seed, _list(args.datasets, "datasets"), args.out or None, restart=args.restart)
+        run_record(profile, args.seed, _list(args.datasets, "datasets"), args.out or None, restart=args.restart,
+                   engine=engine)
         if args.record:
             _write_record(args.record)
     elif args.stage == "replay":

@@ -1,9 +1,9 @@
 """Jobs on many workers: a Dask cluster, `LocalCluster` on this machine or a running scheduler.
 
-`workers(count, scheduler)` opens the cluster a stage's searches share (one per stage, so each
-worker process keeps its data, model pool and feature cache from one search to the next) and
-`driver(launch)` answers the driver for one search: the in-process one for one worker without a
-scheduler (today's sequential loop, bit for bit), else a `DaskDriver`.
+`workers(count, scheduler)` opens the engine a stage's searches share (one cluster per stage, so
+each worker process keeps its data, model pool and feature cache from one search to the next):
+the stage's own process for one worker without a scheduler (the sequential loop, bit for bit),
+else `Dask`, whose drivers hand jobs to `DaskTrainer`.
 
 A worker process runs one job at a time (one thread): the model pool lends one model's layers to
 another optimizer's model, which is only safe while one job trains at a time, and TensorFlow
@@ -23,81 +23,67 @@ import math
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Iterator
 
 from hpo import tracking
 from hpo.errors import UserError, one_line
+from hpo.executor.drivers import IN_PROCESS, Engine, Launch, ReadBackOrTrain
+from hpo.executor.worker import TrialSpec, train_job
 from hpo.jobs import Job, Outcome
 
 WORKER_WAIT_S = 120  # how long a scheduler may take to have its first worker
 
 
-@dataclass(frozen=True)
-class Workers:
-    count: int = 1  # LocalCluster worker processes (ignored with a scheduler)
-    scheduler: str | None = None  # a running Dask scheduler's address
-
-    @property
-    def in_process(self) -> bool:
-        return self.count == 1 and not self.scheduler
-
-
-_client = None  # the stage's Dask client while `workers(...)` is open with more than one worker
-
-
 @contextmanager
-def workers(count: int = 1, scheduler: str | None = None) -> Iterator[Workers]:
-    """The workers every search of the block runs on; a LocalCluster starts and stops with it."""
-    global _client
-    chosen = Workers(count, scheduler or None)
-    if chosen.in_process:
-        yield chosen
+def workers(count: int = 1, scheduler: str | None = None) -> Iterator[Engine]:
+    """The engine every search of the block runs on: this process for one worker without a
+    scheduler, else the workers of a Dask cluster (a LocalCluster starts and stops with the block)."""
+    if count == 1 and not scheduler:
+        yield IN_PROCESS
         return
     from distributed import Client, LocalCluster
 
     cluster = None
     try:
-        if chosen.scheduler:
-            client = Client(chosen.scheduler, timeout=30)
+        if scheduler:
+            client = Client(scheduler, timeout=30)
         else:
             # Worker processes inherit this environment (store, prepared folder, checkpoints)
             cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=logging.ERROR)
             client = Client(cluster)
     except (OSError, ValueError) as e:  # unreachable, or not an address
-        where = f"the Dask scheduler at {chosen.scheduler}" if chosen.scheduler else f"{count} local Dask workers"
+        where = f"the Dask scheduler at {scheduler}" if scheduler else f"{count} local Dask workers"
         raise UserError(f"cannot reach {where} ({one_line(e, 200)}): check the address, or leave "
                         "--scheduler out for a local cluster") from None
-    outer, _client = _client, client
     try:
-        yield chosen
+        yield Dask(client)
     finally:
-        _client = outer
         client.close()
         if cluster is not None:
             cluster.close()
 
 
-def driver(launch: Callable[[Job, float], object]):
-    """The driver of one search on the open workers (see `workers`)."""
-    if _client is None:
-        from hpo.executor.drivers import InProcessDriver
-        return InProcessDriver(launch)
-    return DaskDriver(_client, launch)
+@dataclass(frozen=True)
+class Dask:
+    """The engine of a Dask cluster's workers: each search's jobs are Dask tasks."""
+    client: object
+
+    def driver(self, launch: Launch) -> ReadBackOrTrain:
+        return ReadBackOrTrain(launch, DaskTrainer(self.client))
 
 
-class DaskDriver:
-    """Jobs as Dask tasks: `submit` creates or reopens the trial's run here and hands the worker
-    its spec; `results` waits for the first tasks to end. A task whose worker dies is run again
-    by Dask on another worker (the job restarts from its start, a promoted ASHA trial from its
-    checkpoint), and the loop charged it once, when it was submitted. A task that fails outside
-    the training (a worker that cannot import the suite, or dies too often) fails its job: its
-    run ends FAILED with the reason."""
+class DaskTrainer:
+    """Jobs as Dask tasks: `submit` hands a worker the job's spec; `results` waits for the first
+    tasks to end. A task whose worker dies is run again by Dask on another worker (the job
+    restarts from its start, a promoted ASHA trial from its checkpoint), and the loop charged it
+    once, when it was submitted. A task that fails outside the training (a worker that cannot
+    import the suite, or dies too often) fails its job: its run ends FAILED with the reason."""
 
-    def __init__(self, client, launch: Callable[[Job, float], object]):
+    def __init__(self, client):
         from distributed import wait
 
-        self.client, self.launch, self._wait = client, launch, wait
+        self.client, self._wait = client, wait
         try:
             client.wait_for_workers(1, timeout=WORKER_WAIT_S)
         except TimeoutError:
@@ -107,27 +93,17 @@ class DaskDriver:
         # refresh can replace by one without workers between the fetch and the read (0 slots)
         self.slots = sum(client.nthreads().values())
         self._running: dict = {}  # future -> (job, spec)
-        self._recorded: list[tuple[Job, Outcome]] = []  # read back from the store, not run
 
-    def submit(self, job: Job, test_above: float) -> None:
-        from hpo.executor.worker import train_job
-
-        launched = self.launch(job, test_above)
-        if isinstance(launched, Outcome):
-            self._recorded.append((job, launched))
-            return
-        future = self.client.submit(train_job, launched, pure=False,
-                                    key=f"train-{launched.run_id}-{job.start}-{job.stop}-{os.urandom(4).hex()}")
-        self._running[future] = (job, launched)
+    def submit(self, job: Job, spec: TrialSpec) -> None:
+        future = self.client.submit(train_job, spec, pure=False,
+                                    key=f"train-{spec.run_id}-{job.start}-{job.stop}-{os.urandom(4).hex()}")
+        self._running[future] = (job, spec)
 
     def results(self) -> list[tuple[Job, Outcome]]:
-        if self._recorded:
-            ended, self._recorded = self._recorded, []
-            return ended
         done, _ = self._wait(list(self._running), return_when="FIRST_COMPLETED")
         return [self._outcome(future, *self._running.pop(future)) for future in done]
 
-    def _outcome(self, future, job: Job, spec) -> tuple[Job, Outcome]:
+    def _outcome(self, future, job: Job, spec: TrialSpec) -> tuple[Job, Outcome]:
         try:
             return job, future.result()
         except UserError:  # the tracking store is gone: the study stops, as in one process

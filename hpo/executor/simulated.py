@@ -30,3 +30,6 @@ class SimulatedDriver:
         self.clock = end
         self.ended_at.append(end)
         return [(job, self.outcome(job))]
+
+    def cancel(self) -> None:
+        self._running.clear()

@@ -3,7 +3,8 @@ and as results come back refund unused epochs, tell the method and print a progr
 
 A driver runs jobs somewhere (this process, a cluster, a recorded table) and never decides
 anything: `slots` jobs may be in flight at once, `submit` hands one over, `results` blocks until
-at least one submitted job has ended and returns the ended ones. The method is asked again
+at least one submitted job has ended and returns the ended ones, `cancel` stops what is in flight
+(the search stopped). The method is asked again
 whenever a slot is free, and after every result while it answered WAIT.
 
 Every hand-out and every result told is an event (hpo/search/events.py) appended to the
@@ -37,6 +38,8 @@ class Driver(Protocol):
     def submit(self, job: Job, test_above: float) -> None: ...
 
     def results(self) -> list[tuple[Job, Outcome]]: ...
+
+    def cancel(self) -> None: ...
 
 
 @dataclass

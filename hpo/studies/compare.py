@@ -12,6 +12,7 @@ import pandas as pd
 from hpo import mlflow_ui, tracking
 from hpo.data.prepared import check_prepared, require_prepared
 from hpo.executor import worker
+from hpo.executor.drivers import IN_PROCESS, Engine
 from hpo.report import captions, tables
 from hpo.search import registry
 from hpo.search.loop import SearchResult
@@ -86,7 +87,8 @@ def _description(profile, repetition: Repetition, budget: int, datasets: list[st
 
 
 def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: list[str] | None = None,
-                budget: int | None = None, restart: bool = False, search_seed: int | None = None) -> list[MethodResult]:
+                budget: int | None = None, restart: bool = False, search_seed: int | None = None,
+                engine: Engine = IN_PROCESS) -> list[MethodResult]:
     """Study II. Run again with the same arguments, it continues the same study run: jobs the
     store holds are read back, the rest trained (`restart`: a new study run, everything trained).
     `search_seed` (default `seed`): a repetition of the search on the same prepared data."""
@@ -124,7 +126,7 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
                     policy = entry.build(profile, repetition.search_seed, fixed)
                     found = search(policy, budget, profile, seed, dataset, trial_tags, f"{dataset} {method}",
                                    checkpoints / f"{dataset}-{method}" if entry.resumable else None,
-                                   search_seed=repetition.search_seed)
+                                   search_seed=repetition.search_seed, engine=engine)
                     r = method_result(found, dataset)
                     failures.add(f"{method} on {dataset}", found.jobs)
                     log_method_metrics(r, found.recorded)

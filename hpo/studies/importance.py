@@ -22,6 +22,7 @@ from hpo import mlflow_ui, tracking
 from hpo.data.prepared import check_prepared, require_prepared
 from hpo.errors import UserError
 from hpo.executor import worker
+from hpo.executor.drivers import IN_PROCESS, Engine
 from hpo.report import captions, tables
 from hpo.report.importance import MARGINALS_FILE, ImportanceResult, fanova_importances, marginals_json, plot_marginals
 from hpo.report.tables import POOLED
@@ -46,14 +47,14 @@ def configurations(profile, seed: int, dataset_index: int) -> list[dict]:
     return sample_configurations(space, profile.importance.trainings, seed + 1000 * dataset_index)
 
 
-def _train_dataset(profile, seed: int, dataset: str, configs: list[dict],
-                   tags: dict[str, str]) -> tuple[list[Training], SearchResult]:
+def _train_dataset(profile, seed: int, dataset: str, configs: list[dict], tags: dict[str, str],
+                   engine: Engine) -> tuple[list[Training], SearchResult]:
     """The dataset's trainings as one search over the fixed configurations (a random search whose
     draws were made up front), so a rerun reads back every training the store holds; and the search."""
     epochs = profile.importance.epochs
     method = Fifo(registry.STUDY_I, ListSearcher(configs), len(configs), epochs)
     found = search(method, len(configs) * epochs, profile, seed, dataset, tags, f"{dataset} importance",
-                   score_test=False)  # Study I analyses validation accuracy alone
+                   score_test=False, engine=engine)  # Study I analyses validation accuracy alone
     return [Training(job.config, outcome.score, recorded=outcome.recorded)
             for job, outcome in sorted(found.jobs, key=lambda pair: pair[0].trial)], found
 
@@ -79,7 +80,7 @@ def importance_tables(results: dict[str, ImportanceResult]) -> tuple[pd.DataFram
 
 
 def run_importance(profile, seed: int, datasets: list[str] | None = None,
-                   restart: bool = False) -> dict[str, ImportanceResult]:
+                   restart: bool = False, engine: Engine = IN_PROCESS) -> dict[str, ImportanceResult]:
     datasets = datasets or [t.name for t in profile.datasets.targets]
     for name in datasets:
         profile.target(name)
@@ -107,7 +108,7 @@ def run_importance(profile, seed: int, datasets: list[str] | None = None,
                 keras.backend.clear_session()
                 tracking.log_inputs(mlflow_ui.dataset_inputs(prepared, manifest, dataset))
                 trainings, found = _train_dataset(profile, seed, dataset, configurations(profile, seed, index),
-                                                  trial_tags)
+                                                  trial_tags, engine)
                 per_dataset[dataset] = trainings
                 failures.add(f"importance on {dataset}", found.jobs)
                 failed = sum(math.isnan(t.val_accuracy) for t in trainings)

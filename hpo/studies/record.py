@@ -13,6 +13,7 @@ import keras
 from hpo import mlflow_ui, recorded, tracking
 from hpo.data.prepared import check_prepared, require_prepared
 from hpo.executor import worker
+from hpo.executor.drivers import IN_PROCESS, Engine
 from hpo.report.queries import TrackingReader
 from hpo.search.base import Fifo, ListSearcher
 from hpo.studies.failures import Failures
@@ -39,7 +40,7 @@ def _points(reader: TrackingReader, dataset_run_id: str, points: list[tuple[str,
 
 
 def run_record(profile, seed: int, datasets: list[str] | None = None, out: str | Path | None = None,
-               restart: bool = False) -> recorded.Table:
+               restart: bool = False, engine: Engine = IN_PROCESS) -> recorded.Table:
     datasets = datasets or [t.name for t in profile.datasets.targets]
     for name in datasets:
         profile.target(name)
@@ -71,7 +72,7 @@ def run_record(profile, seed: int, datasets: list[str] | None = None, out: str |
                 method = Fifo(METHOD, ListSearcher([config for _, config in points]), len(points), epochs)
                 found = search(method, len(points) * epochs, profile, seed, dataset,
                                {"study": tags["study"], tracking.STUDY_KEY: key}, f"{dataset} record",
-                               test_every_epoch=True)
+                               test_every_epoch=True, engine=engine)
                 tracking.log_metrics({"budget_used_epochs": found.budget_used, "n_trials": len(found.trials),
                                       "n_failed": found.n_failed, "train_seconds": found.train_seconds})
                 table.datasets[dataset] = _points(reader, run.info.run_id, points)

@@ -1,6 +1,6 @@
 """One method's search inside a study: the checks before it starts, its trial runs under the
-active (method or variant) run, the driver of the stage's workers (hpo.executor.cluster), the
-loop. Shared by compare, subset, importance and record."""
+active (method or variant) run, the driver the stage's engine makes (hpo/executor/drivers.py),
+the loop. Shared by compare, subset, importance and record."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from hpo import tracking
 from hpo.budget import Budget
 from hpo.errors import UserError
-from hpo.executor import cluster
+from hpo.executor.drivers import IN_PROCESS, Engine
 from hpo.executor.trials import MethodTrials
 from hpo.executor.worker import TrialSpec
 from hpo.search import registry
@@ -77,18 +77,20 @@ def remove_checkpoints(study_run_id: str) -> None:
 
 def search(method: Method, budget: int, profile, seed: int, dataset: str, tags: dict[str, str], label: str,
            checkpoints: Path | None = None, subset: str | None = None, weighted: bool = False,
-           score_test: bool = True, search_seed: int | None = None, test_every_epoch: bool = False) -> SearchResult:
+           score_test: bool = True, search_seed: int | None = None, test_every_epoch: bool = False,
+           engine: Engine = IN_PROCESS) -> SearchResult:
     """Run `method` under `budget` epochs; each trial a run nested under the active run, tagged
     with `tags`; the search's recorded events are replayed first (hpo/search/events.py), the
     jobs the store holds read back, not trained. The test set is scored
     where the best job's test accuracy may be needed (never, without `score_test`). Trial t
     trains with search_seed + t (default: the prepare `seed`). `test_every_epoch`: every epoch
-    logs its test accuracy and seconds too (a recorded table)."""
+    logs its test accuracy and seconds too (a recorded table). `engine`: where the jobs train
+    (hpo/executor/drivers.py)."""
     spec = partial(TrialSpec, profile=profile, prepare_seed=seed, dataset=dataset, subset=subset, weighted=weighted,
                    test_every_epoch=test_every_epoch)
     trials = MethodTrials(tracking.active_run_id(), method.name, {**tags, "dataset": dataset}, spec,
                           seed if search_seed is None else search_seed, checkpoints, score_test=score_test)
-    driver = cluster.driver(trials.launch)
+    driver = engine.driver(trials.launch)
     tracking.set_tags({"workers": str(driver.slots)})
     try:
         result = run_search(method, Budget(budget), driver, label, record=trials)

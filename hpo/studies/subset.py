@@ -35,8 +35,9 @@ from hpo.data.prepared import check_prepared, require_prepared
 from hpo.data.subsets import class_weights
 from hpo.errors import UserError
 from hpo.executor import worker
+from hpo.executor.drivers import IN_PROCESS, Engine
 from hpo.executor.trials import MethodTrials
-from hpo.executor.worker import TrialSpec, train_job
+from hpo.executor.worker import TrialSpec
 from hpo.jobs import Job, Outcome
 from hpo.report import captions, tables
 from hpo.search import registry
@@ -110,8 +111,9 @@ def _final_training(variant: Variant, config: dict, profile, repetition: Repetit
                           partial(TrialSpec, profile=profile, prepare_seed=repetition.seed,
                                   dataset=profile.subset.dataset, subset="whole"),
                           repetition.search_seed, name=f"final {variant.name}")
-    launched = trials.launch(Job(0, config, 0, epochs))  # its one job, trial 0: it trains with the search seed
-    outcome = launched if isinstance(launched, Outcome) else train_job(launched)
+    driver = IN_PROCESS.driver(trials.launch)  # here, whatever the engine: one job, nothing beside it
+    driver.submit(Job(0, config, 0, epochs), -math.inf)  # trial 0: it trains with the search seed
+    [(_, outcome)] = driver.results()
     if outcome.error:
         print(f"[{profile.subset.dataset} {variant.name}] final training FAILED ({outcome.error})", flush=True)
     return outcome
@@ -137,7 +139,7 @@ def _description(profile, repetition: Repetition, chosen: list[Variant], caption
 
 
 def run_subset(profile, seed: int, variants: list[str] | None = None, restart: bool = False,
-               search_seed: int | None = None) -> list[VariantResult]:
+               search_seed: int | None = None, engine: Engine = IN_PROCESS) -> list[VariantResult]:
     """Study III; `search_seed` (default `seed`): a repetition of the searches on the same subsets."""
     repetition = Repetition(seed, seed if search_seed is None else search_seed)
     chosen = check_variants(profile, variants)
@@ -182,7 +184,8 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
                 policy = asha(profile, repetition.search_seed, max_trials_at_R=spec.max_trials_at_R)
                 found = search(policy, budget, profile, seed, spec.dataset, {**trial_tags, "variant": variant.name},
                                f"{spec.dataset} {variant.name}", checkpoint_root(study_run.info.run_id) / variant.name,
-                               subset=variant.subset, weighted=variant.weighted, search_seed=repetition.search_seed)
+                               subset=variant.subset, weighted=variant.weighted, search_seed=repetition.search_seed,
+                               engine=engine)
                 metrics = {"budget_used_epochs": found.budget_used, "n_trials": len(found.trials),
                            "n_failed": found.n_failed, "best_val_accuracy": found.best_val,
                            "best_test_accuracy": found.best_test, "n_recorded_jobs": found.recorded}
