@@ -11,9 +11,10 @@ MLFLOW_RUN := mlflow run . --env-manager local
 setup:
 	@bash scripts/setup.sh
 
-# What the tests need beyond the main job: PyTorch, for the test under KERAS_BACKEND=torch.
+# What the tests need beyond the main job: PyTorch, for the test under KERAS_BACKEND=torch, and
+# MkDocs, for the documentation site that `make test` builds.
 setup-tests:
-	@bash scripts/setup.sh torch
+	@bash scripts/setup.sh torch docs
 
 # data/: the embedded profile's raw inputs (Fashion-MNIST, digits), byte-identical everywhere;
 # DVC versions it (data.dvc). The loaders read it first.
@@ -27,9 +28,11 @@ run: data
 	$(MLFLOW_RUN) -e prepare --experiment-name prepare -P profile=$(PROFILE) -P seed=$(SEED)
 	$(MLFLOW_RUN) -e compare --experiment-name compare -P profile=$(PROFILE) -P seed=$(SEED)
 
-# The linter (ruff, configured in pyproject.toml), then every test, slow ones included (what CI runs).
+# The linter (ruff, configured in pyproject.toml), the documentation site (a broken link fails it),
+# then every test, slow ones included (what CI runs).
 test: setup-tests
 	ruff check .
+	mkdocs build --strict --quiet --site-dir site
 	@python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$status
 
