@@ -32,7 +32,7 @@ run: data
 # then every test, slow ones included (what CI runs).
 test: setup-tests
 	ruff check .
-	mkdocs build --strict --quiet --site-dir site
+	NO_MKDOCS_2_WARNING=1 mkdocs build --strict --quiet --site-dir site
 	@python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$status
 
