@@ -30,6 +30,7 @@ from hpo.errors import UserError, one_line
 from hpo.executor.drivers import IN_PROCESS, Engine, Launch, ReadBackOrTrain
 from hpo.executor.worker import TrialSpec, train_job
 from hpo.jobs import Job, Outcome
+from hpo.tracking import trial_record
 
 WORKER_WAIT_S = 120  # how long a scheduler may take to have its first worker
 
@@ -111,7 +112,7 @@ class DaskTrainer:
         except Exception as e:
             error = f"the worker could not run the job: {type(e).__name__}: {one_line(str(e), 500)}"
             client = tracking.client(spec.tracking_uri)
-            trained = _logged_epochs(client, spec.run_id, job.start, job.stop)
+            trained = trial_record.logged_epochs(client, spec.run_id, job.start, job.stop)
             tracking.end_trial_run(client, spec.run_id, "FAILED", error=error)
             return job, Outcome(math.nan, math.nan, trained, error=error)
 
@@ -126,7 +127,3 @@ class DaskTrainer:
         self._running.clear()
 
 
-def _logged_epochs(client, run_id: str, start: int, stop: int) -> int:
-    """Epochs of start -> stop the job's workers logged before it failed: they were trained."""
-    steps = {m.step for m in client.get_metric_history(run_id, "val_accuracy")}
-    return sum(start < step <= stop for step in steps)

@@ -20,7 +20,7 @@ from mlflow.tracking import MlflowClient
 
 from hpo.errors import UserError, one_line
 from hpo.mlflow_ui import LOCAL_UI, run_url
-from hpo.tracking import PROBE_ENVIRONMENT, check_store, environment, sqlite_path, tracking_uri
+from hpo.tracking import PROBE_ENVIRONMENT, check_store, environment, sqlite_path, tracking_uri, trial_record
 
 STAGES = ("prepare", "importance", "compare", "subset")
 CURVE_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
@@ -136,9 +136,7 @@ class TrackingReader:
         """Every logged value, oldest first; for a per-epoch metric, the last value logged for each
         epoch: a job cut short by a crash and trained again logged its first epochs twice."""
         points = sorted(Point(m.timestamp, m.step, m.value) for m in self.client.get_metric_history(run_id, key))
-        if key in CURVE_METRICS:
-            points = sorted({p.step: p for p in points}.values())
-        return points
+        return trial_record.last_per_epoch(points) if key in CURVE_METRICS else points
 
     def artifact_text(self, run_id: str, path: str) -> str | None:
         """The text of one artifact of `run_id`, fetched through the tracking server; None if absent."""

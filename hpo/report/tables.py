@@ -16,6 +16,7 @@ import pandas as pd
 
 from hpo.jobs import best_job
 from hpo.search import registry
+from hpo.tracking import trial_record
 
 if TYPE_CHECKING:
     from hpo.report.queries import RunData
@@ -127,16 +128,10 @@ def anytime(study: RunData) -> pd.DataFrame:
 
 
 def job_ends(trial: RunData) -> list[tuple[int, int, float]]:
-    """(timestamp, epoch, val_accuracy) at the end of each job the trial completed: a trial logs
-    `epochs` (the epoch its job stopped at) when a job completes, once per ASHA rung. Without that
-    history, its last epoch if it finished."""
-    val = {p.step: p.value for p in trial.histories.get("val_accuracy", [])}
-    ends = trial.histories.get("epochs")
-    if ends is None:
-        last = max(trial.histories.get("val_accuracy", []), key=lambda p: p.step, default=None)
-        ends = [last] if last is not None and trial.status == "FINISHED" else []
-        return [(p.timestamp, p.step, p.value) for p in ends]
-    return [(p.timestamp, int(p.value), val[int(p.value)]) for p in ends if int(p.value) in val]
+    """(timestamp, epoch, val_accuracy) at the end of each job the trial completed (the trial
+    record's rule, hpo/tracking/trial_record.py)."""
+    return trial_record.job_ends(trial.histories.get("val_accuracy", []), trial.histories.get("epochs"),
+                                 trial.status == "FINISHED")
 
 
 def best_point(method_run: RunData) -> tuple[RunData, int, float] | None:

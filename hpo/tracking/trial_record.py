@@ -131,8 +131,7 @@ class TrialRun:
         come after the first job the store lacked.)"""
         if self.val is None:
             client = MlflowClient()
-            self.val = {m.step: m.value for m in sorted(client.get_metric_history(self.run_id, "val_accuracy"),
-                                                        key=lambda m: m.timestamp)}  # the last value per epoch
+            self.val = {m.step: m.value for m in last_per_epoch(client.get_metric_history(self.run_id, "val_accuracy"))}
             self.test = {m.step: m.value for m in client.get_metric_history(self.run_id, "test_accuracy")}
             self.ended = {m.step for m in client.get_metric_history(self.run_id, "epochs")}
         if stop in self.ended and stop in self.val:
@@ -166,3 +165,31 @@ def trial_runs(experiment_id: str, parent_run_id: str, method: str) -> dict[int,
     return {int(r.data.tags["trial"]): TrialRun(r.info.run_id, dict(r.data.params), dict(r.data.tags),
                                               r.info.status)
             for r in runs if r.data.tags.get("trial", "").isdigit()}
+
+
+# --- reading the record: every reader (resume, the Dask driver, the report) goes through these ---
+
+def last_per_epoch(points: list) -> list:
+    """A per-epoch metric's points, one per epoch, oldest first: each epoch's last value (a job cut
+    short and trained again logged its first epochs twice). `points`: MLflow metrics or anything
+    with `timestamp`, `step` and `value`."""
+    latest = {p.step: p for p in sorted(points, key=lambda p: (p.timestamp, p.step))}
+    return sorted(latest.values(), key=lambda p: (p.timestamp, p.step))
+
+
+def logged_epochs(client: MlflowClient, run_id: str, start: int, stop: int) -> int:
+    """Epochs of start -> stop a job logged before it failed: they were trained."""
+    steps = {m.step for m in client.get_metric_history(run_id, "val_accuracy")}
+    return sum(start < step <= stop for step in steps)
+
+
+def job_ends(val_points: list, end_points: list | None, finished: bool) -> list[tuple[int, int, float]]:
+    """(timestamp, epoch, val_accuracy) at the end of each job a trial completed, from its
+    `val_accuracy` points (one per epoch) and its `epochs` points (a job's end: the epoch it
+    stopped at). A trial without `epochs` (recorded before they were logged): its last epoch,
+    if it finished."""
+    if end_points is None:
+        last = max(val_points, key=lambda p: p.step, default=None)
+        return [(last.timestamp, last.step, last.value)] if last is not None and finished else []
+    val = {p.step: p.value for p in val_points}
+    return [(p.timestamp, int(p.value), val[int(p.value)]) for p in end_points if int(p.value) in val]
