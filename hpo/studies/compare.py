@@ -19,6 +19,7 @@ from hpo.search.loop import SearchResult
 from hpo.space import config_space, constants
 from hpo.studies.failures import Failures
 from hpo.studies.searching import Repetition, check_request, checkpoint_root, remove_checkpoints, search
+from hpo.studies.skeleton import open_study
 from hpo.studies.writable import check_checkpoints
 
 
@@ -102,21 +103,19 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
     prepared, manifest = require_prepared(profile, seed)
     check_prepared(profile, seed, datasets)
     worker.backbone(profile, seed)()  # loaded now: a missing or damaged backbone fails before any run
-    key = tracking.study_key("compare", profile, seed, manifest["data_checksum"], datasets=datasets,
-                             methods=methods, budget=budget, **repetition.key_parameters())
-    tags = {**tracking.provenance_tags("compare", profile, seed, manifest["data_checksum"]),
-            "study": repetition.study("compare", profile), "datasets": ",".join(datasets),
-            "methods": ",".join(methods), "budget_epochs": str(budget), **repetition.tags()}
+    opened = open_study("compare", profile, repetition, manifest["data_checksum"],
+                        key={"datasets": datasets, "methods": methods, "budget": budget},
+                        tags={"datasets": ",".join(datasets), "methods": ",".join(methods),
+                              "budget_epochs": str(budget)})
     results, failures = [], Failures()
     started = time.perf_counter()
-    with tracking.study_run("compare", repetition.run_name("compare", profile), tags, key, restart) as study:
+    with opened.run(restart) as study:
         checkpoints = checkpoint_root(study.info.run_id)
         tracking.log_inputs([i for d in datasets for i in mlflow_ui.dataset_inputs(prepared, manifest, d)])
-        trial_tags = {"study": tags["study"], tracking.STUDY_KEY: key}
         for dataset in datasets:
             for method in methods:
                 with tracking.child_run(f"{method} {dataset}", {"method": method, "dataset": dataset,
-                                                               tracking.STUDY_KEY: key}, reopen=True):
+                                                               tracking.STUDY_KEY: opened.key}, reopen=True):
                     keras.backend.clear_session()
                     tracking.log_inputs(mlflow_ui.dataset_inputs(prepared, manifest, dataset))
                     entry = registry.entry(method)
@@ -124,7 +123,7 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
                         print(entry.describe(profile), flush=True)
                     fixed = constants(config_space(profile.space.applied))
                     policy = entry.build(profile, repetition.search_seed, fixed)
-                    found = search(policy, budget, profile, seed, dataset, trial_tags, f"{dataset} {method}",
+                    found = search(policy, budget, profile, seed, dataset, opened.trial_tags, f"{dataset} {method}",
                                    checkpoints / f"{dataset}-{method}" if entry.resumable else None,
                                    search_seed=repetition.search_seed, engine=engine)
                     r = method_result(found, dataset)
@@ -135,7 +134,8 @@ def run_compare(profile, seed: int, datasets: list[str] | None = None, methods: 
         markdown = tables.markdown(frame)
         tracking.log_text(markdown + "\n", "table6.md")
         tracking.log_text(tables.csv_text(frame), "table6.csv")
-        tracking.set_description(_description(profile, repetition, budget, datasets, methods, markdown, results, tags))
+        tracking.set_description(_description(profile, repetition, budget, datasets, methods, markdown, results,
+                                             opened.tags))
         wall = time.perf_counter() - started
         workers = max((r.workers for r in results), default=1)
         overhead = 1 - sum(r.train_seconds for r in results) / (wall * workers)

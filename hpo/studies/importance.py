@@ -31,7 +31,8 @@ from hpo.search.base import Fifo, ListSearcher
 from hpo.search.loop import SearchResult
 from hpo.space import config_space, sample_configurations
 from hpo.studies.failures import Failures
-from hpo.studies.searching import search
+from hpo.studies.searching import Repetition, search
+from hpo.studies.skeleton import open_study
 
 
 @dataclass
@@ -87,12 +88,10 @@ def run_importance(profile, seed: int, datasets: list[str] | None = None,
     prepared, manifest = require_prepared(profile, seed)
     check_prepared(profile, seed, datasets)
     worker.backbone(profile, seed)()  # loaded now: a missing or damaged backbone fails before any run
-    study = f"importance-{profile.name}-seed{seed}"
-    key = tracking.study_key("importance", profile, seed, manifest["data_checksum"], datasets=datasets)
-    tags = {**tracking.provenance_tags("importance", profile, seed, manifest["data_checksum"]),
-            "study": study, "datasets": ",".join(datasets)}
+    opened = open_study("importance", profile, Repetition(seed, seed), manifest["data_checksum"],
+                        key={"datasets": datasets}, tags={"datasets": ",".join(datasets)})
     started = time.perf_counter()
-    with tracking.study_run("importance", f"importance {profile.name} seed {seed}", tags, key, restart), \
+    with opened.run(restart), \
             tempfile.TemporaryDirectory(prefix="hpo-importance-") as scratch:
         out = Path(scratch)
         tracking.log_params({"trainings": profile.importance.trainings, "epochs": profile.importance.epochs})
@@ -101,9 +100,8 @@ def run_importance(profile, seed: int, datasets: list[str] | None = None,
         results: dict[str, ImportanceResult] = {}
         errors, failures = [], Failures()
         for index, dataset in enumerate(datasets):
-            trial_tags = {"study": study, tracking.STUDY_KEY: key,
-                          "data_checksum": manifest["datasets"][dataset]["checksum"]}
-            with tracking.child_run(f"importance {dataset}", {"dataset": dataset, tracking.STUDY_KEY: key},
+            trial_tags = {**opened.trial_tags, "data_checksum": manifest["datasets"][dataset]["checksum"]}
+            with tracking.child_run(f"importance {dataset}", {"dataset": dataset, tracking.STUDY_KEY: opened.key},
                                     reopen=True):
                 keras.backend.clear_session()
                 tracking.log_inputs(mlflow_ui.dataset_inputs(prepared, manifest, dataset))
@@ -136,7 +134,7 @@ def run_importance(profile, seed: int, datasets: list[str] | None = None,
                 f"Study I (importance): profile {profile.name}, seed {seed}, {profile.importance.trainings} random "
                 f"trainings of {profile.importance.epochs} epochs per dataset", profile,
                 [(captions.TABLE4, tables.markdown(individual)),
-                 (captions.TABLE5, tables.markdown(pairs))], [], command, tags))
+                 (captions.TABLE5, tables.markdown(pairs))], [], command, opened.tags))
         wall = time.perf_counter() - started
         tracking.log_metrics({"wall_seconds": wall})
         if results:

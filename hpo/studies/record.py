@@ -17,7 +17,8 @@ from hpo.executor.drivers import IN_PROCESS, Engine
 from hpo.report.queries import TrackingReader
 from hpo.search.base import Fifo, ListSearcher
 from hpo.studies.failures import Failures
-from hpo.studies.searching import search
+from hpo.studies.searching import Repetition, search
+from hpo.studies.skeleton import open_study
 from hpo.studies.writable import check_file
 
 METHOD = "design"
@@ -50,28 +51,28 @@ def run_record(profile, seed: int, datasets: list[str] | None = None, out: str |
     check_prepared(profile, seed, datasets)
     worker.backbone(profile, seed)()  # a missing or damaged backbone fails before any run
     points, epochs = recorded.design(profile, seed), recorded.epochs(profile)
-    key = tracking.study_key("record", profile, seed, manifest["data_checksum"], datasets=datasets)
-    tags = {**tracking.provenance_tags("record", profile, seed, manifest["data_checksum"]),
-            "study": f"record-{profile.name}-seed{seed}", "datasets": ",".join(datasets),
-            "design_points": str(len(points)), "epochs_per_point": str(epochs)}
+    opened = open_study("record", profile, Repetition(seed, seed), manifest["data_checksum"],
+                        key={"datasets": datasets}, tags={"datasets": ",".join(datasets),
+                                                          "design_points": str(len(points)),
+                                                          "epochs_per_point": str(epochs)})
     failures = Failures()
     started = time.perf_counter()
-    with tracking.study_run("record", f"record {profile.name} seed {seed}", tags, key, restart) as study:
+    with opened.run(restart) as study:
         tracking.log_inputs([i for d in datasets for i in mlflow_ui.dataset_inputs(prepared, manifest, d)])
         table = recorded.Table({"profile": profile.name, "profile_checksum": profile.checksum, "seed": seed,
-                                "data_checksum": manifest["data_checksum"], "git_commit": tags["git_commit"],
-                                "git_dirty": tags["git_dirty"], "study_run_id": study.info.run_id,
+                                "data_checksum": manifest["data_checksum"], "git_commit": opened.tags["git_commit"],
+                                "git_dirty": opened.tags["git_dirty"], "study_run_id": study.info.run_id,
                                 "random_points": profile.record.random_points, "epochs": epochs,
                                 "profile_settings": recorded.profile_settings(profile)},
                                profile.space.applied.model_dump(mode="json"))
         reader = TrackingReader(tracking.tracking_uri())
         for dataset in datasets:
             with tracking.child_run(f"design {dataset}", {"method": METHOD, "dataset": dataset,
-                                                          tracking.STUDY_KEY: key}, reopen=True) as run:
+                                                          tracking.STUDY_KEY: opened.key}, reopen=True) as run:
                 keras.backend.clear_session()
                 method = Fifo(METHOD, ListSearcher([config for _, config in points]), len(points), epochs)
                 found = search(method, len(points) * epochs, profile, seed, dataset,
-                               {"study": tags["study"], tracking.STUDY_KEY: key}, f"{dataset} record",
+                               opened.trial_tags, f"{dataset} record",
                                test_every_epoch=True, engine=engine)
                 tracking.log_metrics({"budget_used_epochs": found.budget_used, "n_trials": len(found.trials),
                                       "n_failed": found.n_failed, "train_seconds": found.train_seconds})

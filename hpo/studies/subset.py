@@ -44,6 +44,7 @@ from hpo.search import registry
 from hpo.search.asha import asha
 from hpo.studies.failures import Failures
 from hpo.studies.searching import Repetition, check_request, checkpoint_root, remove_checkpoints, search
+from hpo.studies.skeleton import open_study
 from hpo.studies.writable import check_checkpoints
 
 
@@ -155,16 +156,14 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
     # The final training runs R epochs: the longest any configuration trains in ASHA, so the
     # chosen configuration is trained as long as it was when it was chosen (on more images).
     final_epochs = profile.asha.R
-    study = repetition.study("subset", profile)
-    key = tracking.study_key("subset", profile, seed, manifest["data_checksum"], variants=[v.name for v in chosen],
-                             **repetition.key_parameters())
-    tags = {**tracking.provenance_tags("subset", profile, seed, manifest["data_checksum"]),
-            "study": study, "datasets": spec.dataset, "variants": ",".join(v.name for v in chosen),
-            "budget_epochs": str(budget), **repetition.tags()}
+    opened = open_study("subset", profile, repetition, manifest["data_checksum"],
+                        key={"variants": [v.name for v in chosen]},
+                        tags={"datasets": spec.dataset, "variants": ",".join(v.name for v in chosen),
+                              "budget_epochs": str(budget)})
     results, failures = [], Failures()
     started = time.perf_counter()
-    with tracking.study_run("subset", repetition.run_name("subset", profile), tags, key, restart) as study_run:
-        trial_tags = {"study": study, tracking.STUDY_KEY: key}
+    with opened.run(restart) as study_run:
+        trial_tags = opened.trial_tags
         tracking.log_params({"max_trials_at_R": spec.max_trials_at_R, "final_epochs": final_epochs,
                              "budget_epochs": budget})
         tracking.log_dict(manifest["subsets"], "subsets.json")  # every subset's sizes and class counts
@@ -172,7 +171,7 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
         tracking.log_inputs([i for name in used for i in mlflow_ui.subset_inputs(prepared, manifest, name)])
         for variant in chosen:
             variant_tags = {"variant": variant.name, "dataset": spec.dataset, "variant_label": variant.label,
-                            tracking.STUDY_KEY: key}
+                            tracking.STUDY_KEY: opened.key}
             with tracking.child_run(f"{variant.name} {spec.dataset}", variant_tags, reopen=True):
                 keras.backend.clear_session()
                 tracking.log_inputs([i for name in dict.fromkeys([variant.subset, "whole"])
@@ -208,7 +207,7 @@ def run_subset(profile, seed: int, variants: list[str] | None = None, restart: b
         tracking.log_text(markdown + "\n", "table7.md")
         tracking.log_text(tables.csv_text(frame), "table7.csv")
         caption = captions.table7_of_study(spec.max_trials_at_R, final_epochs, spec.dataset)
-        tracking.set_description(_description(profile, repetition, chosen, caption, markdown, results, tags))
+        tracking.set_description(_description(profile, repetition, chosen, caption, markdown, results, opened.tags))
         wall = time.perf_counter() - started
         tracking.log_metrics({"wall_seconds": wall})
         if failures.fatal():  # everything is recorded; the study run ends FAILED
