@@ -96,6 +96,15 @@ def _budget(text: str) -> int | None:
 MAX_SEED = 2**31 - 1  # what every random generator the suite seeds accepts
 
 
+def _study_stage(stages, name: str, help: str) -> argparse.ArgumentParser:
+    """A stage that trains as a study: the common options, --restart and --record, the workers."""
+    parser = stages.add_parser(name, help=help)
+    _common(parser)
+    _study(parser)
+    _workers(parser)
+    return parser
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="embedded", help="profile name (profiles/NAME.yaml) or YAML path")
     parser.add_argument("--seed", type=_ranged(0, MAX_SEED), default=0,
@@ -204,37 +213,25 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_ranged(1, MAX_EPOCHS), default=5)
     train.add_argument("--init", default="pretrained", help="pretrained (default) or scratch: random backbone weights")
 
-    importance = stages.add_parser("importance", help="Study I: random trainings over the initial space, then fANOVA")
-    _common(importance)
-    _study(importance)
-    _workers(importance)
+    importance = _study_stage(stages, "importance", "Study I: random trainings over the initial space, then fANOVA")
     importance.add_argument("--datasets", default="all", help="comma-separated target datasets (default: all)")
 
-    compare = stages.add_parser("compare", help="Study II: grid, random, TPE and ASHA (or any registered methods) "
-                                "under one epoch budget")
-    _common(compare)
-    _study(compare)
-    _workers(compare)
+    compare = _study_stage(stages, "compare", "Study II: grid, random, TPE and ASHA (or any registered methods) "
+                           "under one epoch budget")
     compare.add_argument("--datasets", default="all", help="comma-separated target datasets (default: all)")
     compare.add_argument("--methods", default="paper", help=_methods_help())
     compare.add_argument("--budget", type=_budget, default=None,
                          help="epochs per method, or profile (the default: the profile's budget.epochs)")
     _repeated(compare)
 
-    subset = stages.add_parser("subset", help="Study III: ASHA on balanced / imbalanced / weighted / augmented subsets")
-    _common(subset)
-    _study(subset)
-    _workers(subset)
+    subset = _study_stage(stages, "subset", "Study III: ASHA on balanced / imbalanced / weighted / augmented subsets")
     subset.add_argument("--variants", default="all",
                         help="comma-separated: balanced, imbalanced, imbalanced_weighted, imbalanced_augmented, "
                              "imbalanced_weighted_augmented, whole (default: all)")
     _repeated(subset)
 
-    record = stages.add_parser("record", help="train a fixed design per dataset (every grid point and drawn "
-                               "configurations) and export its learning curves as a table for replay")
-    _common(record)
-    _study(record)
-    _workers(record)
+    record = _study_stage(stages, "record", "train a fixed design per dataset (every grid point and drawn "
+                          "configurations) and export its learning curves as a table for replay")
     record.add_argument("--datasets", default="all", help="comma-separated target datasets (default: all)")
     record.add_argument("--out", default="", help="the table file (default: recorded/PROFILE-seedSEED.json)")
 
