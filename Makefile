@@ -55,7 +55,7 @@ UI_PORT ?= 5000
 ui: setup
 	python -m hpo ui --host 127.0.0.1 --port $(UI_PORT)
 
-# A tracking server for many workers: PostgreSQL and `mlflow server` in .server/ (scripts/server.sh, README).
+# A tracking server for many workers: PostgreSQL and `mlflow server` in .server/ (scripts/server.sh; docs/workers.md).
 server: setup
 	@bash scripts/server.sh start
 

@@ -1,8 +1,8 @@
 """How Study II on the paper profile would scale with 1, 2, 4, 8 and 16 workers: the real methods
 and loop on the simulated clock (no training), 20 search seeds per dataset.
 
-Assumed, from the README's estimate for one A100/H100-class GPU per worker: an epoch of Xception at
-256 px trains 600 images/s end to end (k = 132 fine-tuned layers), 10x faster where the frozen-
+Assumed, from docs/paper-scale.md's estimate for one A100/H100-class GPU per worker: an epoch of
+Xception at 256 px trains 600 images/s end to end (k = 132 fine-tuned layers), 10x faster where the frozen-
 feature cache serves the frozen part (k = 9, 14, 18); a job also costs 5 s outside its epochs;
 workers never wait for each other's data or the tracking store; outcomes are random, so
 promotions follow no real curve. Prints the mean hours of ASHA until N_m trials reached R, and of

@@ -270,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ui = stages.add_parser("ui", help="the MLflow UI on the local tracking store; prints the newest study's address")
     ui.add_argument("--host", default="127.0.0.1", help="interface to serve on (default: this machine only)")
-    ui.add_argument("--port", type=_ranged(1, 65535), default=5000)
+    ui.add_argument("--port", type=_ranged(1, 65535), default=5000, help="the port to serve on (default: 5000)")
     return parser
 
 
