@@ -244,8 +244,12 @@ class ImportanceSpec(_Strict):
 
 class RecordSpec(_Strict):
     """`hpo record`'s design: every grid point plus `random_points` configurations drawn from the
-    applied space, each trained to the longest epoch count a method uses."""
+    applied space (`design`: at random, or the first points of a scrambled Sobol sequence, which
+    cover it evenly), and the grid points again with other training seeds until each has
+    `grid_seeds` trainings; each trained to the longest epoch count a method uses."""
     random_points: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 16
+    design: Literal["random", "sobol"] = "random"
+    grid_seeds: Annotated[int, Field(ge=1, le=100)] = 1
 
 
 AUGMENTATIONS = ("rotation", "zoom", "vertical_flip")  # Study III's offline augmentations (hpo/data/augment.py)

@@ -2,15 +2,20 @@
 once (`hpo record`) and looked up by `hpo replay` instead of training.
 
 The design is every grid point, in the grid's order, then `record.random_points` configurations
-drawn from the applied space with the study's seed; each point trains, as trial t with seed
-seed + t, to the longest epoch count any method uses, logging every epoch's validation and test
-accuracy, losses and seconds. Grid point t is so trained exactly as live grid search trains its
-trial t (same configuration, same seed), and a replayed grid search gives the live Table 6 entry.
+drawn from the applied space with the study's seed (at random, or a scrambled Sobol sequence),
+then the grid points again until each has `record.grid_seeds` trainings (replicas); each point
+trains, as trial t with seed seed + t, to the longest epoch count any method uses, logging every
+epoch's validation and test accuracy, losses and seconds. Grid point t is so trained exactly as
+live grid search trains its trial t (same configuration, same seed), and a replayed grid search
+of the recording's seed gives the live Table 6 entry.
 
 A configuration a searcher proposes maps to the nearest design point in the normalised space:
 learning rate and dropout scaled to [0, 1] over the applied range (log where the range is log),
 an ordinal choice (fine-tuned layers, input size, batch size) by its position among the choices,
-an unordered one (the optimizer) 0 if equal, else 1; a tie goes to the earlier point.
+an unordered one (the optimizer) 0 if equal, else 1; a tie goes to the earlier point. Where the
+nearest configuration was trained several times, the recording's seed looks up its first
+training, and every other search seed one of them, drawn from the search seed and the point, so
+that replayed searches meet the noise of training again.
 """
 
 from __future__ import annotations
@@ -18,26 +23,32 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from hpo.errors import UserError
 from hpo.search import registry
-from hpo.space import config_space, constants, grid_points, sample_configurations
+from hpo.space import config_space, constants, grid_points, sample_configurations, sobol_configurations
 
 FORMAT = "hpo-recorded-table/1"
 CURVES = ("val_accuracy", "test_accuracy", "val_loss", "train_loss", "train_accuracy", "epoch_seconds")
 ORDINAL = ("fine_tuned_layers", "input_size", "batch_size")
+DRAWN_SOURCE = {"random": registry.DRAWN_POINTS, "sobol": "sobol"}  # a design point's source, by record.design
 
 
 def design(profile, seed: int) -> list[tuple[str, dict]]:
-    """(source, configuration) of every design point: the grid's, then the drawn ones."""
-    cs = config_space(profile.space.applied)
-    drawn = sample_configurations(cs, profile.record.random_points, seed) if profile.record.random_points else []
-    return ([(registry.GRID_POINTS, p) for p in grid_points(profile.space.grid, constants(cs))]
-            + [(registry.DRAWN_POINTS, c) for c in drawn])
+    """(source, configuration) of every design point: the grid's, the drawn ones, then the grid's
+    replicas (the same configurations, trained with other seeds)."""
+    cs, spec = config_space(profile.space.applied), profile.record
+    draw = sobol_configurations if spec.design == "sobol" else sample_configurations
+    drawn = draw(cs, spec.random_points, seed) if spec.random_points else []
+    grid = grid_points(profile.space.grid, constants(cs))
+    return ([(registry.GRID_POINTS, p) for p in grid] + [(DRAWN_SOURCE[spec.design], c) for c in drawn]
+            + [(registry.GRID_POINTS, p) for _ in range(spec.grid_seeds - 1) for p in grid])
 
 
 def profile_settings(profile) -> dict:
@@ -162,6 +173,10 @@ class Nearest:
         self.points, self.space = points, space
         self.matrix = np.array([self._coordinates(p.config) for p in points])
         self.optimizers = [p.config.get("optimizer") for p in points]
+        trainings: dict[str, list[Point]] = {}  # a configuration -> its trainings, in design order
+        for p in points:
+            trainings.setdefault(json.dumps(p.config, sort_keys=True), []).append(p)
+        self.replicas = {p.index: group for group in trainings.values() for p in group}
 
     def _coordinates(self, config: dict) -> list[float]:
         out = []
@@ -183,3 +198,15 @@ class Nearest:
         distance = np.abs(self.matrix - np.array(self._coordinates(config))).sum(axis=1)
         distance += np.array([o != config.get("optimizer") for o in self.optimizers], dtype=float)
         return self.points[int(np.argmin(distance))]  # argmin: the first of equal distances
+
+    def for_search(self, search_seed: int, recorded_seed: int) -> Callable[[dict], Point]:
+        """The lookup of one search: the nearest point's first training for the recording's own
+        seed, else one of its trainings drawn from the search seed and the point."""
+        if search_seed == recorded_seed:
+            return self
+
+        def lookup(config: dict) -> Point:
+            first = self(config)
+            group = self.replicas[first.index]
+            return group[random.Random(f"{search_seed} {first.index}").randrange(len(group))]
+        return lookup

@@ -63,6 +63,29 @@ def sample_configurations(cs: ConfigurationSpace, n: int, seed: int) -> list[dic
     return [{k: native(v) for k, v in dict(c).items()} for c in samples]
 
 
+def sobol_configurations(cs: ConfigurationSpace, n: int, seed: int) -> list[dict]:
+    """The first n points of a scrambled Sobol sequence over the space (2^m points, m the
+    smallest that holds n): a space-filling design, evenly covering every hyperparameter and pair.
+    Floats map through their (log) range, choices through equal shares of [0, 1)."""
+    from scipy.stats import qmc
+
+    searched = [p for p in cs.values() if not isinstance(p, Constant)]
+    unit = qmc.Sobol(len(searched), scramble=True, seed=seed).random_base2(max(0, math.ceil(math.log2(max(n, 1)))))
+    out = []
+    for row in unit[:n]:
+        config = constants(cs)
+        for p, u in zip(searched, row, strict=True):
+            if isinstance(p, UniformFloatHyperparameter):
+                low, high = (math.log(p.lower), math.log(p.upper)) if p.log else (p.lower, p.upper)
+                value = low + u * (high - low)
+                config[p.name] = float(math.exp(value) if p.log else value)
+            else:
+                values = p.sequence if isinstance(p, OrdinalHyperparameter) else p.choices
+                config[p.name] = native(values[min(int(u * len(values)), len(values) - 1)])
+        out.append({name: config[name] for name in cs})
+    return out
+
+
 def to_hyperopt(cs: ConfigurationSpace) -> dict:
     """A hyperopt space (dict of expressions); constants stay plain values."""
     space = {}

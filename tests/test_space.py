@@ -7,7 +7,7 @@ from hyperopt import pyll
 from skopt.space import Categorical, Real
 
 from hpo.profiles import load_profile
-from hpo.space import config_space, grid_points, sample_configurations, to_hyperopt, to_skopt
+from hpo.space import config_space, grid_points, sample_configurations, sobol_configurations, to_hyperopt, to_skopt
 
 PAPER = load_profile("paper")
 EMBEDDED = load_profile("embedded")
@@ -102,3 +102,21 @@ def test_grid_points_lie_in_the_skopt_space(profile):
     fixed = {"input_size": profile.space.applied.input_size[0], "batch_size": profile.space.applied.batch_size[0]}
     for p in grid_points(profile.space.grid, fixed):
         assert [p[n] for n in names] in space
+
+
+def test_a_sobol_design_covers_the_applied_space_evenly():
+    cs = config_space(EMBEDDED.space.applied)
+    design = sobol_configurations(cs, 112, seed=0)
+    assert design == sobol_configurations(cs, 112, seed=0) != sobol_configurations(cs, 112, seed=1)
+    assert [list(c) for c in design] == [list(cs)] * 112 and all(type(c["dropout"]) is float for c in design)
+    applied = EMBEDDED.space.applied
+    for name in ("optimizer", "fine_tuned_layers"):  # every choice equally often
+        counts = {v: sum(c[name] == v for c in design) for v in getattr(applied, name)}
+        assert set(counts.values()) == {112 // len(counts)}, counts
+    for name, spec in (("learning_rate", applied.learning_rate), ("dropout", applied.dropout)):
+        values = np.array([c[name] for c in design])
+        assert spec.low <= values.min() and values.max() <= spec.high
+        scaled = np.log(values / spec.low) / np.log(spec.high / spec.low) if spec.log else \
+            (values - spec.low) / (spec.high - spec.low)
+        assert np.histogram(scaled, bins=8, range=(0, 1))[0].min() >= 12  # each eighth of the range holds 14
+    assert {c["input_size"] for c in design} == set(applied.input_size)

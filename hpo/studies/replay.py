@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -96,11 +97,12 @@ def _check_data(table: recorded.Table, profile) -> None:
                         f"{profile.argument} --seed {seed})")
 
 
-def replay_search(profile, method: str, nearest: recorded.Nearest, search_seed: int, budget: int,
+def replay_search(profile, method: str, lookup: Callable[[dict], recorded.Point], search_seed: int, budget: int,
                   workers: int) -> tuple[SearchResult, list[float]]:
-    """One method's search on a dataset's design points; the simulated end time of each of its jobs."""
+    """One method's search on a dataset's design points (`lookup`: recorded.Nearest, or its
+    lookup for the search seed); the simulated end time of each of its jobs."""
     policy = registry.entry(method).build(profile, search_seed, constants(config_space(profile.space.applied)))
-    driver = ReplayDriver(nearest, workers)
+    driver = ReplayDriver(lookup, workers)
     return run_search(policy, Budget(budget), driver, progress=None), driver.ended_at
 
 
@@ -154,7 +156,8 @@ def run_replay(profile, seed: int, search_seeds: list[int], table_file: str | Pa
             for method in methods:
                 results = []
                 for search_seed in search_seeds:
-                    result, ended_at = replay_search(profile, method, nearest, search_seed, budget, workers)
+                    result, ended_at = replay_search(profile, method, nearest.for_search(search_seed, recorded_seed),
+                                                     search_seed, budget, workers)
                     curve = anytime(result, ended_at)
                     results.append(result)
                     ends = [(charged, val, test) for charged, _, val, test in curve]  # the best so far, each end

@@ -42,8 +42,9 @@ def synthetic_table(profile=PROFILE, seed=0, fail=()) -> recorded.Table:
 def test_design_is_the_grid_then_drawn_points_fixed_by_the_seed():
     design = recorded.design(PROFILE, 0)
     grid = entry("grid").build(PROFILE, 0, FIXED).searcher.points
-    assert [c for s, c in design if s == "grid"] == grid and [s for s, _ in design[:len(grid)]] == ["grid"] * 16
-    assert len(design) == 16 + PROFILE.record.random_points
+    assert [c for _, c in design[:16]] == grid and [s for s, _ in design[:len(grid)]] == ["grid"] * 16
+    assert len(design) == 16 * PROFILE.record.grid_seeds + PROFILE.record.random_points == 160
+    assert [s for s, _ in design[16:128]] == ["sobol"] * 112 and design[128:] == design[:16] * 2  # the replicas
     assert recorded.design(PROFILE, 0) == design and recorded.design(PROFILE, 1) != design
     assert recorded.epochs(PROFILE) == 25
 
@@ -83,7 +84,7 @@ def test_replayed_grid_search_finds_the_tables_best_grid_point():
     points = table.points("fashion")
     driver = ReplayDriver(recorded.Nearest(points, table.space))
     result = run_search(entry("grid").build(PROFILE, 0, FIXED), Budget(400), driver, progress=None)
-    grid = [p for p in points if p.source == "grid"]
+    grid = [p for p in points if p.source == "grid"][:16]  # their first trainings (the recording's seed)
     best = max(grid, key=lambda p: p.curves["val_accuracy"][24])
     assert result.best_val == best.curves["val_accuracy"][24] and result.best_test == best.curves["test_accuracy"][24]
     assert result.budget_used == 400 and len(result.trials) == 16
@@ -137,3 +138,20 @@ def test_a_table_round_trips_through_its_file_and_a_bad_file_is_one_error(tmp_pa
         recorded.load(path)
     with pytest.raises(UserError, match="not found: make it with hpo record"):
         recorded.load(tmp_path / "missing.json")
+
+
+def test_replicas_are_looked_up_by_search_seed_and_the_recordings_own_seed_gets_the_first():
+    table = synthetic_table()
+    points = table.points("fashion")
+    nearest = recorded.Nearest(points, table.space)
+    grid = [p for p in points if p.source == "grid"][:16]
+    assert all(len(nearest.replicas[p.index]) == 3 for p in grid)
+    assert all(len(nearest.replicas[p.index]) == 1 for p in points if p.source == "sobol")
+    own = nearest.for_search(0, 0)
+    assert [own(p.config).index for p in grid] == [p.index for p in grid]  # exactly the live grid's trainings
+    chosen = {seed: [nearest.for_search(seed, 0)(p.config).index for p in grid] for seed in range(1, 30)}
+    assert chosen == {seed: [nearest.for_search(seed, 0)(p.config).index for p in grid] for seed in range(1, 30)}
+    for indices in chosen.values():  # always a training of the same configuration
+        assert [points[i].config for i in indices] == [p.config for p in grid]
+    used = {i for indices in chosen.values() for i in indices}
+    assert all(len({r.index for r in nearest.replicas[p.index]} & used) == 3 for p in grid)  # every replica serves

@@ -18,14 +18,16 @@ def _studies(client, stage):
 
 
 @pytest.mark.slow
-def test_record_then_replay_reproduces_grid_and_reports_statistics(smoke_prepared, client, tmp_path, capsys,
-                                                                   plugin_installed):
+def test_record_then_replay_reproduces_grid_and_reports_statistics(smoke_prepared, smoke_table, client, tmp_path,
+                                                                   capsys, plugin_installed):
+    # smoke_table recorded digits in this store once; this record continues that study (nothing trained)
     profile, _ = smoke_prepared  # and local_search, installed: a method no file of the suite names
     table_file = tmp_path / "smoke.json"
     assert main(["record", "--profile", "smoke", "--datasets", "digits", "--out", str(table_file)]) == 0
     table = recorded.load(table_file)
     points = table.points("digits")
-    assert len(points) == len(recorded.design(profile, 0)) == 4 + profile.record.random_points
+    assert len(points) == len(recorded.design(profile, 0)) == 4 * profile.record.grid_seeds + \
+        profile.record.random_points
     assert all(p.trained == recorded.epochs(profile) == 4 and p.error is None for p in points)
     assert table.provenance["data_checksum"] and len(table.provenance["git_commit"]) in (7, 40) or \
         table.provenance["git_commit"] == "unknown"
