@@ -48,6 +48,17 @@ def smoke_prepared(smoke_profile):
     return smoke_profile, run_prepare(smoke_profile, seed=0)
 
 
+@pytest.fixture(scope="session")
+def smoke_table(smoke_prepared, tmp_path_factory) -> Path:
+    """The smoke profile's recorded table of digits (`hpo record`, 8 design points of 4 epochs), in
+    the session's store: its path."""
+    from hpo.studies.record import run_record
+
+    out = tmp_path_factory.mktemp("recorded") / "smoke-seed0.json"
+    run_record(smoke_prepared[0], 0, ["digits"], out)
+    return out
+
+
 @pytest.fixture
 def client():
     from mlflow.tracking import MlflowClient
