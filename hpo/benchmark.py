@@ -1,7 +1,8 @@
 """One (profile, dataset) of the suite as an objective any optimizer can call: its ConfigSpace
 space, its fidelity (epochs 1 to R) and `evaluate(config, epochs, seed)`, backed by a recorded
-table (`hpo record`; looked up at the nearest design point, as `hpo replay` does) or by live
-training (the worker the studies use, one MLflow run per evaluation).
+table (`hpo record`; looked up at the nearest design point as `hpo replay` does, or predicted by
+the table's surrogate, hpo/surrogate.py) or by live training (the worker the studies use, one
+MLflow run per evaluation).
 
     bench = Benchmark("embedded", "fashion")             # recorded/embedded-seed0.json
     bench.evaluate({"learning_rate": 0.001, "dropout": 0.2, "optimizer": "adam",
@@ -28,13 +29,18 @@ BACKENDS = ("table", "live")
 
 class Benchmark:
     def __init__(self, profile: str = "embedded", dataset: str | None = None, table: str | Path | None = None,
-                 backend: str = "table", seed: int = 0):
+                 backend: str = "table", seed: int = 0, lookup: str = "nearest"):
         """`profile`: a bundled profile's name or a profile file; `dataset`: one of its targets
         (default: the first); `table`: the recorded table (default recorded/PROFILE-seedSEED.json);
         `backend`: table or live (trains, needs `hpo prepare` of the profile and `seed`);
-        `seed`: the prepare seed (splits and pretrained backbone)."""
+        `seed`: the prepare seed (splits and pretrained backbone); `lookup` (table): nearest or
+        surrogate."""
+        from hpo.studies.replay import LOOKUPS
+
         if backend not in BACKENDS:
             raise UserError(f"backend {backend!r}: use one of {', '.join(BACKENDS)}")
+        if lookup not in LOOKUPS:
+            raise UserError(f"lookup {lookup!r}: use one of {', '.join(LOOKUPS)}")
         self.profile = load_profile(profile)
         self.dataset = dataset or self.profile.datasets.targets[0].name
         self.profile.target(self.dataset)
@@ -47,8 +53,14 @@ class Benchmark:
 
             self.table = recorded.load(table or default_out(self.profile, seed))
             check_table(self.table, self.profile, [self.dataset])
-            self._nearest = recorded.Nearest(self.table.points(self.dataset), self.table.space)
             self.max_epochs = int(self.table.provenance["epochs"])
+            if lookup == "nearest":
+                self._lookup = recorded.Nearest(self.table.points(self.dataset), self.table.space)
+            else:
+                from hpo.surrogate import Surrogate
+
+                self._lookup = Surrogate(self.table.points(self.dataset), self.table.space, self.max_epochs,
+                                         seed=self.table.provenance["seed"])
         else:
             self.table, self.max_epochs = None, recorded.epochs(self.profile)
 
@@ -76,9 +88,9 @@ class Benchmark:
             raise UserError(f"the configuration lacks {', '.join(missing)}")
         if self.backend == "table":
             recorded_seed = self.table.provenance["seed"]  # seed 0 looks up the recording's own trainings
-            point = self._nearest.for_search(recorded_seed + seed, recorded_seed)(config)
+            point = self._lookup.for_search(recorded_seed + seed, recorded_seed)(config)
             outcome = replayed(point, Job(0, config, 0, epochs))
-            where = {"design_point": point.index}
+            where = {"design_point": point.index}  # -1 for the surrogate's own curve
         else:
             outcome, where = self._train(config, epochs, seed)
         return {"val_accuracy": outcome.score, "test_accuracy": outcome.test_accuracy,

@@ -246,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="epochs per method, or profile (the default: the profile's budget.epochs)")
     replay.add_argument("--workers", type=_ranged(1, 4096), default=1,
                         help="simulated workers: jobs run at once on the simulated clock (default: 1)")
+    replay.add_argument("--lookup", default="nearest",
+                        help="nearest (default: a design point's recorded curve) or surrogate (a random forest's "
+                             "curve for every configuration, with the noise of training)")
     _record(replay)
     _repeated(replay)
 
@@ -414,7 +417,7 @@ def _run_stage(args: argparse.Namespace, profile, engine) -> None:
         seeds = [args.seed if s is None else s for s in search_seeds(args)]
         table = None if args.table in ("", "default") else args.table
         run_replay(profile, args.seed, seeds, table, _list(args.datasets, "datasets"), _methods(args.methods),
-                   args.budget, args.workers)
+                   args.budget, args.workers, args.lookup)
         if args.record:
             _write_record(args.record)
 

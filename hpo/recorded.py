@@ -37,17 +37,17 @@ from hpo.space import config_space, constants, grid_points, sample_configuration
 FORMAT = "hpo-recorded-table/1"
 CURVES = ("val_accuracy", "test_accuracy", "val_loss", "train_loss", "train_accuracy", "epoch_seconds")
 ORDINAL = ("fine_tuned_layers", "input_size", "batch_size")
-DRAWN_SOURCE = {"random": registry.DRAWN_POINTS, "sobol": "sobol"}  # a design point's source, by record.design
 
 
 def design(profile, seed: int) -> list[tuple[str, dict]]:
     """(source, configuration) of every design point: the grid's, the drawn ones, then the grid's
     replicas (the same configurations, trained with other seeds)."""
     cs, spec = config_space(profile.space.applied), profile.record
-    draw = sobol_configurations if spec.design == "sobol" else sample_configurations
+    sobol = spec.design == "sobol"
+    draw, source = (sobol_configurations, "sobol") if sobol else (sample_configurations, registry.DRAWN_POINTS)
     drawn = draw(cs, spec.random_points, seed) if spec.random_points else []
     grid = grid_points(profile.space.grid, constants(cs))
-    return ([(registry.GRID_POINTS, p) for p in grid] + [(DRAWN_SOURCE[spec.design], c) for c in drawn]
+    return ([(registry.GRID_POINTS, p) for p in grid] + [(source, c) for c in drawn]
             + [(registry.GRID_POINTS, p) for _ in range(spec.grid_seeds - 1) for p in grid])
 
 

@@ -95,3 +95,13 @@ def test_the_live_backend_trains_with_the_studies_worker(smoke_prepared, client)
     assert run.info.status == "FINISHED" and run.data.tags["stage"] == "benchmark"
     assert [m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")] == [1, 2]
     assert run.data.params["learning_rate"] == "0.001"
+
+
+def test_the_surrogate_lookup_predicts_every_configuration(smoke_table):
+    bench = Benchmark("smoke", "digits", table=smoke_table, lookup="surrogate")
+    point = recorded.load(smoke_table).points("digits")[0]
+    got = bench.evaluate(point.config)
+    assert got["design_point"] == -1 and 0 <= got["val_accuracy"] <= 1 and got["error"] is None
+    assert bench.evaluate(point.config) == got and bench.evaluate(point.config, seed=1) != got
+    with pytest.raises(UserError, match="lookup 'knn'"):
+        Benchmark("smoke", "digits", table=smoke_table, lookup="knn")

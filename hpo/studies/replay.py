@@ -123,12 +123,34 @@ def _seed_range(seeds: list[int]) -> str:
     return f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else ",".join(map(str, seeds))
 
 
+LOOKUPS = ("nearest", "surrogate")
+
+
+def _lookup_model(table: recorded.Table, dataset: str, lookup: str, recorded_seed: int):
+    """The dataset's lookup; a surrogate says (and logs) its error on configurations it never saw."""
+    if lookup == "nearest":
+        return recorded.Nearest(table.points(dataset), table.space)
+    from hpo.surrogate import Surrogate
+
+    model = Surrogate(table.points(dataset), table.space, int(table.provenance["epochs"]), seed=recorded_seed)
+    error = model.cross_validated_error()
+    tracking.log_metrics({f"surrogate_{k}_{dataset}": v for k, v in error.items()})
+    print(f"surrogate of {dataset}: mean absolute error on held-out configurations: validation accuracy "
+          f"{error['val_mae']:.4f} over all epochs, {error['val_mae_at_R']:.4f} at the last; test accuracy "
+          f"{error['test_mae_at_R']:.4f} at the last; seconds per epoch {error['seconds_mae']:.3f}", flush=True)
+    return model
+
+
 def run_replay(profile, seed: int, search_seeds: list[int], table_file: str | Path | None = None,
                datasets: list[str] | None = None, methods: list[str] | None = None, budget: int | None = None,
-               workers: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+               workers: int = 1, lookup: str = "nearest") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Replay every method for every search seed on the table recorded for `profile` and `seed`
-    (default recorded/<profile>-seed<seed>.json); returns (scores, curves)."""
+    (default recorded/<profile>-seed<seed>.json); `lookup`: nearest (a design point's curve) or
+    surrogate (hpo/surrogate.py); returns (scores, curves)."""
     from hpo.studies.record import default_out
+
+    if lookup not in LOOKUPS:
+        raise UserError(f"--lookup {lookup!r}: use one of {', '.join(LOOKUPS)}")
 
     table_file = Path(table_file) if table_file else default_out(profile, seed)
     table = recorded.load(table_file)
@@ -140,23 +162,23 @@ def run_replay(profile, seed: int, search_seeds: list[int], table_file: str | Pa
     recorded_seed = int(table.provenance["seed"])
     key = tracking.study_key("replay", profile, recorded_seed, table.provenance["data_checksum"],
                              table=table.checksum, search_seeds=search_seeds, datasets=datasets, methods=methods,
-                             budget=budget, workers=workers)
+                             budget=budget, workers=workers, **({} if lookup == "nearest" else {"lookup": lookup}))
     tags = {**tracking.provenance_tags("replay", profile, recorded_seed, table.provenance["data_checksum"]),
             "study": f"replay-{profile.name}-seed{recorded_seed}", "replayed": "true", "table": str(table_file),
             "table_checksum": table.checksum, "recorded_git_commit": table.provenance.get("git_commit", ""),
             "recorded_study": table.provenance.get("study_run_id", ""), "search_seeds": _seed_range(search_seeds),
             "datasets": ",".join(datasets), "methods": ",".join(methods), "budget_epochs": str(budget),
-            "workers": str(workers)}
+            "workers": str(workers), "lookup": lookup}
     started = time.perf_counter()
     score_rows, curve_rows = [], []
     run_name = f"replay {profile.name} seed {recorded_seed} ({len(search_seeds)} search seeds, {workers} workers)"
     with tracking.study_run("replay", run_name, tags, key, restart=True):
         for dataset in datasets:
-            nearest = recorded.Nearest(table.points(dataset), table.space)
+            model = _lookup_model(table, dataset, lookup, recorded_seed)
             for method in methods:
                 results = []
                 for search_seed in search_seeds:
-                    result, ended_at = replay_search(profile, method, nearest.for_search(search_seed, recorded_seed),
+                    result, ended_at = replay_search(profile, method, model.for_search(search_seed, recorded_seed),
                                                      search_seed, budget, workers)
                     curve = anytime(result, ended_at)
                     results.append(result)

@@ -116,3 +116,15 @@ def _csv(client, run_id, path):
     from mlflow.artifacts import download_artifacts
     text = open(download_artifacts(run_id=run_id, artifact_path=path, tracking_uri=client.tracking_uri)).read()
     return pd.read_csv(io.StringIO(text)).to_dict("records")
+
+
+@pytest.mark.slow
+def test_replay_on_the_surrogate_says_its_held_out_error(smoke_table, client, capsys):
+    argv = ["replay", "--profile", "smoke", "--table", str(smoke_table), "--datasets", "digits", "--repetitions", "3"]
+    assert main([*argv, "--lookup", "forest"]) == 2
+    assert capsys.readouterr().err.strip() == "hpo replay: error: --lookup 'forest': use one of nearest, surrogate"
+    assert main([*argv, "--lookup", "surrogate"]) == 0
+    assert "surrogate of digits: mean absolute error on held-out configurations" in capsys.readouterr().out
+    study = client.get_run(tracking.last_study_record()["run_id"])
+    assert study.data.tags["lookup"] == "surrogate" and study.info.status == "FINISHED"
+    assert 0 < study.data.metrics["surrogate_val_mae_at_R_digits"] < 1

@@ -1,0 +1,98 @@
+"""A surrogate of a recorded table: a model of its learning curves that gives every configuration
+its own curve, where the nearest lookup (hpo/recorded.py) gives a design point's.
+
+A random forest (scikit-learn) on the normalised configuration (the nearest lookup's coordinates,
+the optimizer one-hot) and the epoch predicts each epoch's validation and test accuracy and
+seconds, fitted on every usable epoch of every design point. The noise of training comes from the
+forest's out-of-bag residuals: the residual curve of one recorded training, drawn from the search
+seed and the configuration, is added to the configuration's predicted curve, so a search meets a
+proposal as one training of it, and another search seed as another. `cross_validated_error` says how far it is from
+configurations it never saw (folds of whole configurations).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from typing import Callable
+
+import numpy as np
+
+from hpo.recorded import CURVES, Nearest, Point, usable
+
+PREDICTED = ("val_accuracy", "test_accuracy", "epoch_seconds")
+TREES = 100
+
+
+class Surrogate:
+    def __init__(self, points: list[Point], space: dict, epochs: int, seed: int = 0):
+        from sklearn.ensemble import RandomForestRegressor
+
+        self.coordinates, self.epochs, self.space = Nearest(points, space), epochs, space
+        self.optimizers = sorted(space["optimizer"])
+        x, y, self.groups, trainings = self._rows(points)
+        self.forest = RandomForestRegressor(n_estimators=TREES, min_samples_leaf=2, oob_score=True,
+                                            random_state=seed, n_jobs=1).fit(x, y)
+        residuals = y - self.forest.oob_prediction_
+        self.residual_curves = [residuals[trainings == t] for t in np.unique(trainings)]  # one per training
+        self._points, self._seed = points, seed
+        self._curves: dict[str, dict[str, list[float]]] = {}
+
+    def _features(self, config: dict, epochs: np.ndarray) -> np.ndarray:
+        base = self.coordinates._coordinates(config) + [float(config.get("optimizer") == o) for o in self.optimizers]
+        return np.column_stack([np.tile(base, (len(epochs), 1)), epochs / self.epochs])
+
+    def _rows(self, points: list[Point]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Features and targets of every usable epoch; each row's configuration and training."""
+        xs, ys, groups, trainings = [], [], [], []
+        names = {json.dumps(p.config, sort_keys=True): i for i, p in enumerate(points)}  # replicas share a group
+        for p in points:
+            n = usable(p)
+            if n < 1:
+                continue
+            xs.append(self._features(p.config, np.arange(1, n + 1)))
+            ys.append(np.column_stack([p.curves[k][:n] for k in PREDICTED]))
+            groups += [names[json.dumps(p.config, sort_keys=True)]] * n
+            trainings += [p.index] * n
+        return np.vstack(xs), np.vstack(ys), np.array(groups), np.array(trainings)
+
+    def curve(self, config: dict) -> dict[str, list[float]]:
+        """The predicted mean curve of `config`, epochs 1 to R."""
+        key = json.dumps(config, sort_keys=True, default=str)
+        if key not in self._curves:
+            predicted = self.forest.predict(self._features(config, np.arange(1, self.epochs + 1)))
+            self._curves[key] = {k: [float(v) for v in predicted[:, i]] for i, k in enumerate(PREDICTED)}
+        return self._curves[key]
+
+    def for_search(self, search_seed: int, recorded_seed: int = 0) -> Callable[[dict], Point]:
+        """The lookup of one search: each configuration's predicted curve plus the residual curve
+        of one recorded training, drawn from the search seed and the configuration (a training
+        shorter than R lends its last residual to the epochs after it)."""
+        def lookup(config: dict) -> Point:
+            key = json.dumps(config, sort_keys=True, default=str)
+            noise = self.residual_curves[random.Random(f"{search_seed} {key}").randrange(len(self.residual_curves))]
+            noise = noise[np.minimum(np.arange(self.epochs), len(noise) - 1)]
+            mean = self.curve(config)
+            limits = {"val_accuracy": (0.0, 1.0), "test_accuracy": (0.0, 1.0), "epoch_seconds": (0.0, None)}
+            curves = {k: [float(v) for v in np.clip(np.array(mean[k]) + noise[:, i], *limits[k])]
+                      for i, k in enumerate(PREDICTED)}
+            curves |= {k: [math.nan] * self.epochs for k in CURVES if k not in curves}
+            return Point(-1, "surrogate", dict(config), curves)
+        return lookup
+
+    def cross_validated_error(self, folds: int = 5) -> dict[str, float]:
+        """Mean absolute error of the mean curve on configurations left out of the fit (GroupKFold
+        over configurations): of validation accuracy at every epoch and at R, of test accuracy at R."""
+        from sklearn.ensemble import RandomForestRegressor
+        from sklearn.model_selection import GroupKFold
+
+        x, y, groups, _ = self._rows(self._points)
+        at_r = x[:, -1] == 1.0
+        errors = np.zeros_like(y)
+        for train, held in GroupKFold(n_splits=min(folds, len(set(groups)))).split(x, y, groups):
+            forest = RandomForestRegressor(n_estimators=TREES, min_samples_leaf=2, random_state=self._seed,
+                                           n_jobs=1).fit(x[train], y[train])
+            errors[held] = np.abs(forest.predict(x[held]) - y[held])
+        return {"val_mae": float(errors[:, 0].mean()), "val_mae_at_R": float(errors[at_r, 0].mean()),
+                "test_mae_at_R": float(errors[at_r, 1].mean()), "seconds_mae": float(errors[:, 2].mean())}
