@@ -48,10 +48,10 @@ class Benchmark:
         self.space = config_space(self.profile.space.applied)
         self.fixed = constants(self.space)
         if backend == "table":
-            from hpo.studies.record import default_out
+            from hpo.studies.record import default_table
             from hpo.studies.replay import check_table
 
-            self.table = recorded.load(table or default_out(self.profile, seed))
+            self.table = recorded.load(table or default_table(self.profile, seed))
             check_table(self.table, self.profile, [self.dataset])
             self.max_epochs = int(self.table.provenance["epochs"])
             if lookup == "nearest":

@@ -239,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
                                "instead of trained")
     _common(replay)
     replay.add_argument("--table", default="default",
-                        help="the recorded table (default: recorded/PROFILE-seedSEED.json)")
+                        help="the recorded table (default: recorded/PROFILE-seedSEED.json, else the table the suite "
+                             "ships for the profile)")
     replay.add_argument("--datasets", default="all", help="comma-separated datasets of the table (default: all)")
     replay.add_argument("--methods", default="paper", help=_methods_help())
     replay.add_argument("--budget", type=_budget, default=None,

@@ -20,6 +20,7 @@ that replayed searches meet the noise of training again.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import math
@@ -35,6 +36,7 @@ from hpo.search import registry
 from hpo.space import config_space, constants, grid_points, sample_configurations, sobol_configurations
 
 FORMAT = "hpo-recorded-table/1"
+SHIPPED_DIR = Path(__file__).resolve().parent / "tables"  # tables recorded once and shipped with the suite
 CURVES = ("val_accuracy", "test_accuracy", "val_loss", "train_loss", "train_accuracy", "epoch_seconds")
 ORDINAL = ("fine_tuned_layers", "input_size", "batch_size")
 
@@ -110,21 +112,28 @@ class Table:
 
 
 def save(table: Table, path: Path) -> None:
-    """Write the table (whole or not at all) and set its checksum to the file's."""
+    """Write the table (whole or not at all; gzip-compressed where the name ends in .gz, with no
+    time stamp, so the same table gives the same bytes) and set its checksum: that of its JSON,
+    compressed or not."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     data = table.to_json().encode()
-    partial.write_bytes(data)
+    partial.write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
     partial.rename(path)
     table.checksum = hashlib.sha256(data).hexdigest()
+
+
+def shipped(profile_name: str, seed: int) -> Path:
+    """Where the suite ships the table it recorded of a bundled profile."""
+    return SHIPPED_DIR / f"{profile_name}-seed{seed}.json.gz"
 
 
 def load(path: str | Path) -> Table:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"recorded table {path} not found: make it with hpo record (or dvc repro record)")
-    raw = path.read_bytes()
     try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
         data = json.loads(raw)
         if data.get("format") != FORMAT:
             raise ValueError(f"format {data.get('format')!r}, expected {FORMAT}")
@@ -132,7 +141,7 @@ def load(path: str | Path) -> Table:
                            for p in points] for name, points in data["datasets"].items()}
         _check_values(data["provenance"], datasets)
         return Table(data["provenance"], data["space"], datasets, hashlib.sha256(raw).hexdigest())
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError, OSError, EOFError) as e:  # OSError: not gzip
         raise UserError(f"recorded table {path} is not one hpo record wrote ({e}): record it again") from None
 
 

@@ -28,6 +28,14 @@ def default_out(profile, seed: int) -> Path:
     return Path("recorded") / f"{profile.name}-seed{seed}.json"
 
 
+def default_table(profile, seed: int) -> Path:
+    """The table replay and the benchmark read by default: the one recorded here, else the one the
+    suite ships for the profile (replay then checks that it matches the profile and its data)."""
+    mine = default_out(profile, seed)
+    return mine if mine.exists() or not recorded.shipped(profile.name, seed).exists() else \
+        recorded.shipped(profile.name, seed)
+
+
 def _points(reader: TrackingReader, dataset_run_id: str, points: list[tuple[str, dict]]) -> list[recorded.Point]:
     """Every design point's curves, read back from its trial run."""
     trials = {int(t.tags["trial"]): t for t in reader.children(reader.run(dataset_run_id))}

@@ -147,12 +147,12 @@ def run_replay(profile, seed: int, search_seeds: list[int], table_file: str | Pa
     """Replay every method for every search seed on the table recorded for `profile` and `seed`
     (default recorded/<profile>-seed<seed>.json); `lookup`: nearest (a design point's curve) or
     surrogate (hpo/surrogate.py); returns (scores, curves)."""
-    from hpo.studies.record import default_out
+    from hpo.studies.record import default_table
 
     if lookup not in LOOKUPS:
         raise UserError(f"--lookup {lookup!r}: use one of {', '.join(LOOKUPS)}")
 
-    table_file = Path(table_file) if table_file else default_out(profile, seed)
+    table_file = Path(table_file) if table_file else default_table(profile, seed)
     table = recorded.load(table_file)
     datasets = datasets or list(table.datasets)
     methods = registry.resolve(methods, profile)

@@ -1,5 +1,6 @@
 """The replay driver and the recorded table, on synthetic curves: no Keras, no store."""
 
+import json
 import math
 import random
 
@@ -155,3 +156,19 @@ def test_replicas_are_looked_up_by_search_seed_and_the_recordings_own_seed_gets_
         assert [points[i].config for i in indices] == [p.config for p in grid]
     used = {i for indices in chosen.values() for i in indices}
     assert all(len({r.index for r in nearest.replicas[p.index]} & used) == 3 for p in grid)  # every replica serves
+
+
+def test_a_table_saved_compressed_loads_the_same_with_the_same_checksum(tmp_path):
+    table = synthetic_table(fail={3})
+    recorded.save(table, tmp_path / "t.json")
+    plain = table.checksum
+    recorded.save(table, tmp_path / "t.json.gz")
+    size = (tmp_path / "t.json").stat().st_size
+    assert table.checksum == plain and (tmp_path / "t.json.gz").stat().st_size < size / 3
+    again = recorded.load(tmp_path / "t.json.gz")
+    assert again.checksum == plain and json.loads(again.to_json()) == json.loads(table.to_json())
+    recorded.save(table, tmp_path / "u.json.gz")  # no time stamp: the same bytes
+    assert (tmp_path / "u.json.gz").read_bytes() == (tmp_path / "t.json.gz").read_bytes()
+    (tmp_path / "bad.json.gz").write_bytes(b"not gzip")
+    with pytest.raises(UserError, match="is not one hpo record wrote"):
+        recorded.load(tmp_path / "bad.json.gz")

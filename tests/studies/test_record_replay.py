@@ -128,3 +128,15 @@ def test_replay_on_the_surrogate_says_its_held_out_error(smoke_table, client, ca
     study = client.get_run(tracking.last_study_record()["run_id"])
     assert study.data.tags["lookup"] == "surrogate" and study.info.status == "FINISHED"
     assert 0 < study.data.metrics["surrogate_val_mae_at_R_digits"] < 1
+
+
+@pytest.mark.slow
+def test_replay_reads_the_shipped_table_where_none_was_recorded_here(smoke_table, client, tmp_path, monkeypatch):
+    shipped = tmp_path / "tables"
+    recorded.save(recorded.load(smoke_table), shipped / "smoke-seed0.json.gz")
+    monkeypatch.setattr(recorded, "SHIPPED_DIR", shipped)
+    monkeypatch.chdir(tmp_path)  # no recorded/ here
+    assert main(["replay", "--profile", "smoke", "--datasets", "digits", "--repetitions", "2"]) == 0
+    study = client.get_run(tracking.last_study_record()["run_id"])
+    assert study.data.tags["table"] == str(shipped / "smoke-seed0.json.gz")
+    assert study.data.tags["table_checksum"] == recorded.load(smoke_table).checksum  # the same table, compressed
