@@ -42,7 +42,6 @@ MIN_INPUT_SIZE = {"compact": 32, "xception": 71} | {n: a[2] for n, a in KERAS_AP
 INPUT_SCALING = {"compact": "xception", "xception": "xception"} | {n: a[0] for n, a in KERAS_APPLICATIONS.items()}
 
 
-
 def keras_weights_cache() -> Path:
     """Where keras.applications looks for downloaded weights (honours KERAS_HOME)."""
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")

@@ -49,18 +49,12 @@ class Benchmark:
         self.fixed = constants(self.space)
         if backend == "table":
             from hpo.studies.record import default_table
-            from hpo.studies.replay import check_table
+            from hpo.studies.replay import check_table, lookup_model
 
             self.table = recorded.load(table or default_table(self.profile, seed))
             check_table(self.table, self.profile, [self.dataset])
             self.max_epochs = int(self.table.provenance["epochs"])
-            if lookup == "nearest":
-                self._lookup = recorded.Nearest(self.table.points(self.dataset), self.table.space)
-            else:
-                from hpo.surrogate import Surrogate
-
-                self._lookup = Surrogate(self.table.points(self.dataset), self.table.space, self.max_epochs,
-                                         seed=self.table.provenance["seed"])
+            self._lookup = lookup_model(self.table, self.dataset, lookup)
         else:
             self.table, self.max_epochs = None, recorded.epochs(self.profile)
 

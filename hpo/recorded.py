@@ -170,6 +170,24 @@ def _check_values(provenance, datasets: dict[str, list[Point]]) -> None:
                     raise ValueError(f"{where}: {key} is not a list of numbers")
 
 
+def coordinates(config: dict, space: dict) -> list[float]:
+    """`config` in the normalised space of the nearest lookup (see the module's docstring)."""
+    out = []
+    for name in ("learning_rate", "dropout"):
+        r = space[name]
+        low, high, value = r["low"], r["high"], float(config[name])
+        if r.get("log"):
+            low, high, value = math.log(low), math.log(high), math.log(value)
+        out.append((value - low) / (high - low) if high > low else 0.0)
+    for name in ORDINAL:
+        choices = sorted(space[name])
+        value = config.get(name, choices[0])
+        position = choices.index(value) if value in choices else min(
+            range(len(choices)), key=lambda i: abs(choices[i] - value))
+        out.append(position / (len(choices) - 1) if len(choices) > 1 else 0.0)
+    return out
+
+
 def usable(point: Point) -> int:
     """Epochs of the point's curve a job can end at (a failed trial's last logged epoch is where it failed)."""
     return point.trained - (1 if point.error else 0)
@@ -180,31 +198,15 @@ class Nearest:
 
     def __init__(self, points: list[Point], space: dict):
         self.points, self.space = points, space
-        self.matrix = np.array([self._coordinates(p.config) for p in points])
+        self.matrix = np.array([coordinates(p.config, space) for p in points])
         self.optimizers = [p.config.get("optimizer") for p in points]
         trainings: dict[str, list[Point]] = {}  # a configuration -> its trainings, in design order
         for p in points:
             trainings.setdefault(json.dumps(p.config, sort_keys=True), []).append(p)
         self.replicas = {p.index: group for group in trainings.values() for p in group}
 
-    def _coordinates(self, config: dict) -> list[float]:
-        out = []
-        for name in ("learning_rate", "dropout"):
-            r = self.space[name]
-            low, high, value = r["low"], r["high"], float(config[name])
-            if r.get("log"):
-                low, high, value = math.log(low), math.log(high), math.log(value)
-            out.append((value - low) / (high - low) if high > low else 0.0)
-        for name in ORDINAL:
-            choices = sorted(self.space[name])
-            value = config.get(name, choices[0])
-            position = choices.index(value) if value in choices else min(
-                range(len(choices)), key=lambda i: abs(choices[i] - value))
-            out.append(position / (len(choices) - 1) if len(choices) > 1 else 0.0)
-        return out
-
     def __call__(self, config: dict) -> Point:
-        distance = np.abs(self.matrix - np.array(self._coordinates(config))).sum(axis=1)
+        distance = np.abs(self.matrix - np.array(coordinates(config, self.space))).sum(axis=1)
         distance += np.array([o != config.get("optimizer") for o in self.optimizers], dtype=float)
         return self.points[int(np.argmin(distance))]  # argmin: the first of equal distances
 

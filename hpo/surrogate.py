@@ -6,8 +6,8 @@ the optimizer one-hot) and the epoch predicts each epoch's validation and test a
 seconds, fitted on every usable epoch of every design point. The noise of training comes from the
 forest's out-of-bag residuals: the residual curve of one recorded training, drawn from the search
 seed and the configuration, is added to the configuration's predicted curve, so a search meets a
-proposal as one training of it, and another search seed as another. `cross_validated_error` says how far it is from
-configurations it never saw (folds of whole configurations).
+proposal as one training of it, and another search seed as another. `cross_validated_error`
+says how far it is from configurations it never saw (folds of whole configurations).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from hpo.recorded import CURVES, Nearest, Point, usable
+from hpo.recorded import CURVES, Point, coordinates, usable
 
 PREDICTED = ("val_accuracy", "test_accuracy", "epoch_seconds")
 TREES = 100
@@ -29,18 +29,17 @@ class Surrogate:
     def __init__(self, points: list[Point], space: dict, epochs: int, seed: int = 0):
         from sklearn.ensemble import RandomForestRegressor
 
-        self.coordinates, self.epochs, self.space = Nearest(points, space), epochs, space
+        self.space, self.epochs, self.seed = space, epochs, seed
         self.optimizers = sorted(space["optimizer"])
-        x, y, self.groups, trainings = self._rows(points)
+        self.x, self.y, self.groups, trainings = self._rows(points)
         self.forest = RandomForestRegressor(n_estimators=TREES, min_samples_leaf=2, oob_score=True,
-                                            random_state=seed, n_jobs=1).fit(x, y)
-        residuals = y - self.forest.oob_prediction_
+                                            random_state=seed, n_jobs=1).fit(self.x, self.y)
+        residuals = self.y - self.forest.oob_prediction_
         self.residual_curves = [residuals[trainings == t] for t in np.unique(trainings)]  # one per training
-        self._points, self._seed = points, seed
         self._curves: dict[str, dict[str, list[float]]] = {}
 
     def _features(self, config: dict, epochs: np.ndarray) -> np.ndarray:
-        base = self.coordinates._coordinates(config) + [float(config.get("optimizer") == o) for o in self.optimizers]
+        base = coordinates(config, self.space) + [float(config.get("optimizer") == o) for o in self.optimizers]
         return np.column_stack([np.tile(base, (len(epochs), 1)), epochs / self.epochs])
 
     def _rows(self, points: list[Point]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -87,11 +86,11 @@ class Surrogate:
         from sklearn.ensemble import RandomForestRegressor
         from sklearn.model_selection import GroupKFold
 
-        x, y, groups, _ = self._rows(self._points)
+        x, y, groups = self.x, self.y, self.groups
         at_r = x[:, -1] == 1.0
         errors = np.zeros_like(y)
         for train, held in GroupKFold(n_splits=min(folds, len(set(groups)))).split(x, y, groups):
-            forest = RandomForestRegressor(n_estimators=TREES, min_samples_leaf=2, random_state=self._seed,
+            forest = RandomForestRegressor(n_estimators=TREES, min_samples_leaf=2, random_state=self.seed,
                                            n_jobs=1).fit(x[train], y[train])
             errors[held] = np.abs(forest.predict(x[held]) - y[held])
         return {"val_mae": float(errors[:, 0].mean()), "val_mae_at_R": float(errors[at_r, 0].mean()),

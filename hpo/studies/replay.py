@@ -126,13 +126,21 @@ def _seed_range(seeds: list[int]) -> str:
 LOOKUPS = ("nearest", "surrogate")
 
 
-def _lookup_model(table: recorded.Table, dataset: str, lookup: str, recorded_seed: int):
-    """The dataset's lookup; a surrogate says (and logs) its error on configurations it never saw."""
+def lookup_model(table: recorded.Table, dataset: str, lookup: str):
+    """The dataset's lookup by name: recorded.Nearest or the table's surrogate (hpo/surrogate.py)."""
     if lookup == "nearest":
         return recorded.Nearest(table.points(dataset), table.space)
     from hpo.surrogate import Surrogate
 
-    model = Surrogate(table.points(dataset), table.space, int(table.provenance["epochs"]), seed=recorded_seed)
+    return Surrogate(table.points(dataset), table.space, int(table.provenance["epochs"]),
+                     seed=int(table.provenance["seed"]))
+
+
+def _lookup_model(table: recorded.Table, dataset: str, lookup: str):
+    """The dataset's lookup; a surrogate says (and logs) its error on configurations it never saw."""
+    model = lookup_model(table, dataset, lookup)
+    if lookup == "nearest":
+        return model
     error = model.cross_validated_error()
     tracking.log_metrics({f"surrogate_{k}_{dataset}": v for k, v in error.items()})
     print(f"surrogate of {dataset}: mean absolute error on held-out configurations: validation accuracy "
@@ -174,7 +182,7 @@ def run_replay(profile, seed: int, search_seeds: list[int], table_file: str | Pa
     run_name = f"replay {profile.name} seed {recorded_seed} ({len(search_seeds)} search seeds, {workers} workers)"
     with tracking.study_run("replay", run_name, tags, key, restart=True):
         for dataset in datasets:
-            model = _lookup_model(table, dataset, lookup, recorded_seed)
+            model = _lookup_model(table, dataset, lookup)
             for method in methods:
                 results = []
                 for search_seed in search_seeds:

@@ -32,9 +32,10 @@ def open_study(stage: str, profile, repetition: Repetition, data_checksum: str, 
                tags: dict[str, str]) -> Study:
     """`key`: what identifies the study besides its stage, profile, seed, search seed and data;
     `tags`: what the stage records besides provenance and the study's name."""
+    name = repetition.study(stage, profile)
     return Study(stage,
                  tracking.study_key(stage, profile, repetition.seed, data_checksum, **key,
                                     **repetition.key_parameters()),
-                 repetition.study(stage, profile), repetition.run_name(stage, profile),
+                 name, repetition.run_name(stage, profile),
                  {**tracking.provenance_tags(stage, profile, repetition.seed, data_checksum),
-                  "study": repetition.study(stage, profile), **tags, **repetition.tags()})
+                  "study": name, **tags, **repetition.tags()})
