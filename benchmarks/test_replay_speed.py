@@ -1,27 +1,28 @@
 """Replay speed (search seeds per second) and the recording time per epoch.
 
-Replay: the four methods on the embedded profile's design (its table recorded/embedded-seed0.json
-where `hpo record --profile embedded` has written it, else the same design with synthetic curves:
-the speed does not depend on the values), 100 search seeds each, one simulated worker and eight;
-then a whole `hpo replay` study of 100 seeds with its MLflow runs and artifacts.
+Replay: the four methods on the embedded profile's table (the one replay reads: recorded here by
+`hpo record --profile embedded`, else the one the suite ships; where neither exists, the same
+design with synthetic curves: the speed does not depend on the values), 100 search seeds each,
+one simulated worker and eight; then a whole `hpo replay` study of 100 seeds with its MLflow runs
+and artifacts.
 Recording: `hpo record` of the smoke profile's digits design (8 points x 4 epochs, test set
 scored every epoch), seconds per epoch against the seconds Keras spent in the epochs.
 """
 
 import os
 import time
-from pathlib import Path
 
 import pytest
 
 from hpo import recorded
 from hpo.profiles import load_profile
+from hpo.studies.record import default_table
 from hpo.studies.replay import replay_search, run_replay
 from tests.executor.test_replay import synthetic_table
 
 EMBEDDED = load_profile("embedded")
 SEEDS = 100
-TABLE = Path("recorded/embedded-seed0.json")
+TABLE = default_table(EMBEDDED, 0)
 
 
 def _table() -> tuple[recorded.Table, str]:

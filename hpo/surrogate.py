@@ -4,10 +4,15 @@ its own curve, where the nearest lookup (hpo/recorded.py) gives a design point's
 A random forest (scikit-learn) on the normalised configuration (the nearest lookup's coordinates,
 the optimizer one-hot) and the epoch predicts each epoch's validation and test accuracy and
 seconds, fitted on every usable epoch of every design point. The noise of training comes from the
-forest's out-of-bag residuals: the residual curve of one recorded training, drawn from the search
-seed and the configuration, is added to the configuration's predicted curve, so a search meets a
-proposal as one training of it, and another search seed as another. `cross_validated_error`
-says how far it is from configurations it never saw (folds of whole configurations).
+recorded training seeds: where the table trained a configuration several times (the grid points,
+`record.grid_seeds`), each training's deviation from its configuration's mean curve is one noise
+curve (accuracies in logits, so that the noise of a curve near 1 stays below 1). One of them,
+drawn from the search seed and the configuration, is added to the configuration's predicted
+curve, so a search meets a proposal as one training of it, and another
+search seed as another. A table without replicas lends the forest's out-of-bag residuals instead,
+which also hold the model's own error (a diverged neighbour's residual is large).
+`cross_validated_error` says how far it is from configurations it never saw (folds of whole
+configurations).
 """
 
 from __future__ import annotations
@@ -23,6 +28,23 @@ from hpo.recorded import CURVES, Point, coordinates, usable
 
 PREDICTED = ("val_accuracy", "test_accuracy", "epoch_seconds")
 TREES = 100
+ACCURACY = slice(0, 2)  # PREDICTED's accuracies: their noise is in logits, so it shrinks near 0 and 1
+EPS = 1e-3  # accuracies are clipped to [EPS, 1 - EPS] before their logit
+
+
+def noise_scale(y: np.ndarray) -> np.ndarray:
+    """PREDICTED values (rows) on the scale their noise adds on: logits of the accuracies, seconds."""
+    out = np.array(y, dtype=float)
+    p = np.clip(out[..., ACCURACY], EPS, 1 - EPS)
+    out[..., ACCURACY] = np.log(p / (1 - p))
+    return out
+
+
+def from_noise_scale(z: np.ndarray) -> np.ndarray:
+    out = np.array(z, dtype=float)
+    out[..., ACCURACY] = 1 / (1 + np.exp(-out[..., ACCURACY]))
+    out[..., 2] = np.maximum(out[..., 2], 0.0)
+    return out
 
 
 class Surrogate:
@@ -34,8 +56,7 @@ class Surrogate:
         self.x, self.y, self.groups, trainings = self._rows(points)
         self.forest = RandomForestRegressor(n_estimators=TREES, min_samples_leaf=2, oob_score=True,
                                             random_state=seed, n_jobs=1).fit(self.x, self.y)
-        residuals = self.y - self.forest.oob_prediction_
-        self.residual_curves = [residuals[trainings == t] for t in np.unique(trainings)]  # one per training
+        self.noise_curves = self._replica_noise(trainings) or self._residual_noise(trainings)
         self._curves: dict[str, dict[str, list[float]]] = {}
 
     def _features(self, config: dict, epochs: np.ndarray) -> np.ndarray:
@@ -56,6 +77,26 @@ class Surrogate:
             trainings += [p.index] * n
         return np.vstack(xs), np.vstack(ys), np.array(groups), np.array(trainings)
 
+    def _replica_noise(self, trainings: np.ndarray) -> list[np.ndarray]:
+        """Per training of a configuration trained k >= 2 times, its deviation from their mean curve
+        over the epochs all k trained, scaled by sqrt(k / (k - 1)) (a deviation from the mean of k
+        is smaller than one from the expected curve)."""
+        out = []
+        for group in np.unique(self.groups):
+            rows = self.groups == group
+            its = np.unique(trainings[rows])
+            if len(its) < 2:
+                continue
+            n = min(int((trainings == t).sum()) for t in its)
+            curves = np.stack([noise_scale(self.y[trainings == t][:n]) for t in its])
+            out += list((curves - curves.mean(axis=0)) * math.sqrt(len(its) / (len(its) - 1)))
+        return out
+
+    def _residual_noise(self, trainings: np.ndarray) -> list[np.ndarray]:
+        """Per training, its curve's out-of-bag residuals from the forest."""
+        residuals = noise_scale(self.y) - noise_scale(self.forest.oob_prediction_)
+        return [residuals[trainings == t] for t in np.unique(trainings)]
+
     def curve(self, config: dict) -> dict[str, list[float]]:
         """The predicted mean curve of `config`, epochs 1 to R."""
         key = json.dumps(config, sort_keys=True, default=str)
@@ -65,17 +106,16 @@ class Surrogate:
         return self._curves[key]
 
     def for_search(self, search_seed: int, recorded_seed: int = 0) -> Callable[[dict], Point]:
-        """The lookup of one search: each configuration's predicted curve plus the residual curve
-        of one recorded training, drawn from the search seed and the configuration (a training
-        shorter than R lends its last residual to the epochs after it)."""
+        """The lookup of one search: each configuration's predicted curve plus one noise curve,
+        drawn from the search seed and the configuration (a noise curve shorter than R lends its
+        last value to the epochs after it)."""
         def lookup(config: dict) -> Point:
             key = json.dumps(config, sort_keys=True, default=str)
-            noise = self.residual_curves[random.Random(f"{search_seed} {key}").randrange(len(self.residual_curves))]
+            noise = self.noise_curves[random.Random(f"{search_seed} {key}").randrange(len(self.noise_curves))]
             noise = noise[np.minimum(np.arange(self.epochs), len(noise) - 1)]
             mean = self.curve(config)
-            limits = {"val_accuracy": (0.0, 1.0), "test_accuracy": (0.0, 1.0), "epoch_seconds": (0.0, None)}
-            curves = {k: [float(v) for v in np.clip(np.array(mean[k]) + noise[:, i], *limits[k])]
-                      for i, k in enumerate(PREDICTED)}
+            noisy = from_noise_scale(noise_scale(np.column_stack([mean[k] for k in PREDICTED])) + noise)
+            curves = {k: [float(v) for v in noisy[:, i]] for i, k in enumerate(PREDICTED)}
             curves |= {k: [math.nan] * self.epochs for k in CURVES if k not in curves}
             return Point(-1, "surrogate", dict(config), curves)
         return lookup

@@ -4,6 +4,7 @@ replayed on it within budget."""
 
 import math
 
+import numpy as np
 import pytest
 
 from hpo.budget import Budget
@@ -42,6 +43,16 @@ def test_the_noise_of_training_is_fixed_by_search_seed_and_configuration(surroga
     assert len(draws) > 5  # different trainings of one configuration
     mean = model.curve(config)["val_accuracy"]
     assert all(abs(u - v) < 0.5 for u, v in zip(model.for_search(0)(config).curves["val_accuracy"], mean, strict=True))
+
+
+def test_the_noise_of_training_is_that_of_the_recorded_replicas(surrogate):
+    model, table = surrogate
+    assert len(model.noise_curves) == 16 * PROFILE.record.grid_seeds  # each training of a grid point
+    for first in range(16):  # the deviations of one configuration's trainings add up to nothing
+        assert np.allclose(sum(model.noise_curves[first * PROFILE.record.grid_seeds + k]
+                               for k in range(PROFILE.record.grid_seeds)), 0)
+    unreplicated = table.points("fashion")[:128]  # the grid's first trainings and the drawn points
+    assert len(Surrogate(unreplicated, table.space, 25).noise_curves) == 128  # their out-of-bag residuals
 
 
 def test_its_held_out_error_is_small_on_smooth_curves(surrogate):
