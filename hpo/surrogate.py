@@ -8,9 +8,9 @@ recorded training seeds: where the table trained a configuration several times (
 `record.grid_seeds`), each training's deviation from its configuration's mean curve is one noise
 curve (accuracies in logits, so that the noise of a curve near 1 stays below 1). One of them,
 drawn from the search seed and the configuration, is added to the configuration's predicted
-curve, so a search meets a proposal as one training of it, and another
-search seed as another. A table without replicas lends the forest's out-of-bag residuals instead,
-which also hold the model's own error (a diverged neighbour's residual is large).
+curve, so a search meets a proposal as one training of it, and another search seed as another.
+A table without replicas lends the forest's out-of-bag residuals instead, which also hold the
+model's own error (a diverged neighbour's residual is large).
 `cross_validated_error` says how far it is from configurations it never saw (folds of whole
 configurations).
 """
