@@ -47,7 +47,9 @@ def test_the_shipped_table_is_of_this_profile_and_data(embedded):
 
 def test_replayed_grid_search_of_the_recording_seed_equals_the_live_one(embedded, tmp_path, monkeypatch):
     """At the budget of one grid point (the grid's first, trained as live grid search trains its
-    trial 0); replay finds the shipped table by itself (no table recorded in this folder)."""
+    trial 0); replay finds the shipped table by itself (no table recorded in this folder). In a
+    store of its own: other tests count the studies of the session's store."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     profile, _ = embedded
     budget = profile.budget.epochs_per_configuration
     [live] = run_compare(profile, 0, ["fashion"], ["grid"], budget=budget, restart=True)
